@@ -1,0 +1,194 @@
+"""Activation functions as layers of their own, so each backward is one line.
+
+Every activation is element-wise except :class:`Softmax`; with ``A = f(Z)`` the backward
+is ``dZ = dA ⊙ f'(Z)``, Nielsen's BP2 second factor σ'(z^l). The layers here call their
+input ``X`` and output ``Y`` like every other layer (``X`` = Z, ``Y`` = A in the textbook).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .base import Layer
+
+__all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid", "softmax"]
+
+
+def sigmoid(X: np.ndarray) -> np.ndarray:
+    """Overflow-safe logistic function ``1 / (1 + exp(-X))``.
+
+    Only ``exp(-|X|)`` is ever evaluated, which lies in ``(0, 1]``: no overflow for any input.
+
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
+    E = np.exp(-np.abs(X))
+    return np.where(X >= 0, 1 / (1 + E), E / (1 + E))
+
+
+def softmax(X: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, stabilised by subtracting the row maximum (a no-op mathematically).
+
+    >>> softmax(np.array([[1000.0, 1000.0]]))
+    array([[0.5, 0.5]])
+    """
+    E = np.exp(X - X.max(axis=axis, keepdims=True))
+    E /= E.sum(axis=axis, keepdims=True)
+    return E
+
+
+class Identity(Layer):
+    """``Y = X``; ``dX = dY``. A placeholder where an activation is optional."""
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        return X
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        return dY
+
+
+class ReLU(Layer):
+    """Rectified linear unit.
+
+    Math
+    ----
+    ::
+
+        forward   Y  = max(X, 0)
+        backward  dX = dY ⊙ [X > 0]          σ'(z) = 1 if z > 0 else 0   (BP2, second factor)
+
+    At ``X = 0`` the derivative is taken as 0, as PyTorch does.
+
+    >>> ReLU().forward(np.array([[-1.0, 0.0, 2.0]]))
+    array([[0., 0., 2.]])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._Y = np.maximum(X, 0)
+        return self._Y
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        Y = self._cached("_Y")
+        return dY * (Y > 0)  # Y > 0 exactly where X > 0
+
+
+class LeakyReLU(Layer):
+    """Leaky ReLU with slope ``negative_slope`` (α) below zero.
+
+    Math
+    ----
+    ::
+
+        forward   Y  = X        if X > 0 else α X
+        backward  dX = dY       if X > 0 else α dY
+
+    >>> LeakyReLU(0.1).forward(np.array([[-1.0, 2.0]]))
+    array([[-0.1,  2. ]])
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if not 0 <= negative_slope < 1:
+            raise InputError(f"LeakyReLU negative_slope must be in [0, 1), got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+        self._positive: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._positive = X > 0
+        return np.where(self._positive, X, self.negative_slope * X)
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        positive = self._cached("_positive")
+        return np.where(positive, dY, self.negative_slope * dY)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+
+class Sigmoid(Layer):
+    """Logistic sigmoid, overflow-safe for any input (see :func:`sigmoid`).
+
+    Math
+    ----
+    ::
+
+        forward   Y  = σ(X) = 1 / (1 + e^(-X))
+        backward  dX = dY ⊙ Y ⊙ (1 - Y)        σ'(z) = σ(z)(1 - σ(z))
+
+    For classification prefer a linear output with :class:`~scratchnn.losses.BCEWithLogits`,
+    which never forms ``log σ`` from a rounded probability.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._Y = sigmoid(X)
+        return self._Y
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        Y = self._cached("_Y")
+        return dY * Y * (1 - Y)
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent.
+
+    Math
+    ----
+    ::
+
+        forward   Y  = tanh(X)
+        backward  dX = dY ⊙ (1 - Y²)           tanh'(z) = 1 - tanh²(z)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._Y = np.tanh(X)
+        return self._Y
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        Y = self._cached("_Y")
+        return dY * (1 - Y * Y)
+
+
+class Softmax(Layer):
+    """Softmax over the features of each row, with its true vector–Jacobian product.
+
+    Math
+    ----
+    The Jacobian of one row is ``∂Y_i/∂X_j = Y_i (δ_ij - Y_j)``, so for an upstream ``dY``::
+
+        forward   Y  = exp(X - max X) / Σ_j exp(X_j - max X)
+        backward  dX = Y ⊙ (dY - (dY ⊙ Y).sum(1, keepdims=True))
+
+    which costs O(N·C) instead of building the (N, C, C) Jacobian. For training a classifier
+    use logits with :class:`~scratchnn.losses.SoftmaxCrossEntropy`, whose fused gradient is
+    ``(Y - onehot) / N`` and never takes the log of a rounded probability.
+
+    >>> Softmax().forward(np.array([[0.0, 0.0]]))
+    array([[0.5, 0.5]])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._Y = softmax(X, axis=-1)
+        return self._Y
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        Y = self._cached("_Y")
+        return Y * (dY - (dY * Y).sum(axis=-1, keepdims=True))

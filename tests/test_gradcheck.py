@@ -1,0 +1,153 @@
+"""Finite-difference checks of every layer, every loss and a whole model (float64, < 1e-7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn import gradcheck
+from scratchnn.layers import (
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from scratchnn.losses import MSE, BCEWithLogits, CrossEntropy, GaussianKL, SoftmaxCrossEntropy
+from scratchnn.model import Sequential
+
+TOL = 1e-7
+
+
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Inputs at least 0.1 from the ReLU kink at 0 (so ±h never crosses it)."""
+    X = rng.standard_normal(shape)
+    return np.where(X >= 0, X + 0.1, X - 0.1)
+
+
+LAYERS = {
+    "Dense": (lambda rng: Dense(5, 4, rng=rng), (6, 5)),
+    "Dense-no-bias": (lambda rng: Dense(5, 4, bias=False, init="he_normal", rng=rng), (6, 5)),
+    "Dense-batch-of-one": (lambda rng: Dense(3, 2, rng=rng), (1, 3)),
+    "ReLU": (lambda rng: ReLU(), (6, 5)),
+    "LeakyReLU": (lambda rng: LeakyReLU(0.1), (6, 5)),
+    "Sigmoid": (lambda rng: Sigmoid(), (6, 5)),
+    "Tanh": (lambda rng: Tanh(), (6, 5)),
+    "Softmax": (lambda rng: Softmax(), (6, 5)),
+    "Identity": (lambda rng: Identity(), (6, 5)),
+    "Dropout": (lambda rng: Dropout(0.3, rng=rng), (6, 5)),
+    "Flatten": (lambda rng: Flatten(), (4, 2, 3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_gradients(name, rng):
+    make, shape = LAYERS[name]
+    report = gradcheck.check_layer(make(rng), away_from_zero(rng, shape), rng=rng, tol=TOL)
+    assert report.passed, f"{name}: gradient check failed\n{report}"
+    assert set(report.errors) >= {"dX"}
+
+
+def test_layer_gradients_in_float32_layer_are_checked_in_float64(rng):
+    layer = Dense(4, 3, rng=rng)  # float32 parameters
+    report = gradcheck.check_layer(layer, rng.standard_normal((5, 4)), rng=rng)
+    assert report.passed, str(report)
+    assert layer.params["W"].dtype == np.float32  # the original is untouched
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, n)
+
+
+LOSSES = {
+    "SoftmaxCrossEntropy-labels": (
+        SoftmaxCrossEntropy(),
+        lambda rng: (rng.standard_normal((7, 4)), _labels(rng, 7, 4)),
+    ),
+    "SoftmaxCrossEntropy-soft-targets": (
+        SoftmaxCrossEntropy(),
+        lambda rng: (rng.standard_normal((7, 4)), rng.dirichlet(np.ones(4), 7)),
+    ),
+    "BCEWithLogits-binary": (
+        BCEWithLogits(),
+        lambda rng: (rng.standard_normal((7, 1)), _labels(rng, 7, 2).reshape(-1, 1).astype(float)),
+    ),
+    "BCEWithLogits-multilabel-batchmean": (
+        BCEWithLogits("batchmean"),
+        lambda rng: (rng.standard_normal((7, 3)), rng.uniform(size=(7, 3))),
+    ),
+    "MSE": (MSE(), lambda rng: (rng.standard_normal((7, 3)), rng.standard_normal((7, 3)))),
+    "MSE-sum": (MSE("sum"), lambda rng: (rng.standard_normal((7, 2)), rng.standard_normal((7, 2)))),
+    "CrossEntropy-on-probabilities": (
+        CrossEntropy(),
+        lambda rng: (rng.dirichlet(np.ones(4), 7), _labels(rng, 7, 4)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_gradients(name, rng):
+    loss, make = LOSSES[name]
+    Y, T = make(rng)
+    report = gradcheck.check_loss(loss, Y, T, tol=TOL)
+    assert report.passed, f"{name}: gradient check failed\n{report}"
+
+
+def test_gaussian_kl_gradients(rng):
+    mu, logvar = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    kl = GaussianKL()
+    _, (dmu, dlogvar) = kl(mu, logvar)
+    report = gradcheck.check_gradients(
+        lambda: kl(mu, logvar)[0],
+        {"dmu": mu, "dlogvar": logvar},
+        {"dmu": dmu, "dlogvar": dlogvar},
+        tol=TOL,
+    )
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("loss_name", ["ce", "bce", "mse"])
+def test_whole_model_gradients(loss_name, rng):
+    outputs = {"ce": 3, "bce": 1, "mse": 2}[loss_name]
+    model = Sequential(
+        Dense(4, 8, rng=rng),
+        Tanh(),
+        Dense(8, 6, rng=rng),
+        LeakyReLU(0.2),
+        Dropout(0.25, rng=rng),
+        Dense(6, 5, rng=rng),
+        Sigmoid(),
+        Dense(5, outputs, rng=rng),
+        dtype=np.float64,
+    )
+    X = rng.standard_normal((9, 4))
+    loss, y = {
+        "ce": (SoftmaxCrossEntropy(), _labels(rng, 9, 3)),
+        "bce": (BCEWithLogits(), _labels(rng, 9, 2).astype(float).reshape(-1, 1)),
+        "mse": (MSE(), rng.standard_normal((9, 2))),
+    }[loss_name]
+    report = gradcheck.check_model(model, X, y, loss, tol=TOL)
+    assert report.passed, f"model with {loss_name}:\n{report}"
+    assert {"0.W", "0.b", "2.W", "5.W", "7.b", "dX"} <= set(report.errors)
+
+
+def test_gradcheck_detects_a_wrong_backward(rng):
+    class WrongTanh(Tanh):
+        def backward(self, dY):
+            return dY * (1 - self._Y)  # forgot the square
+
+    report = gradcheck.check_layer(WrongTanh(), rng.standard_normal((4, 3)), rng=rng)
+    assert not report.passed
+    assert report.failures() == {"dX": report.errors["dX"]}
+    assert "NO" in str(report)
+
+
+def test_numerical_gradient_restores_its_input():
+    x = np.array([1.0, -2.0, 3.0])
+    before = x.copy()
+    gradcheck.numerical_gradient(lambda: float(np.sum(x**3)), x)
+    np.testing.assert_array_equal(x, before)

@@ -1,0 +1,133 @@
+"""Optimizer behaviour: state per name, one step counter, in-place updates, clipping, schedules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn import optimizers, schedules
+from scratchnn.errors import InputError, ShapeError
+
+ALL = {
+    "SGD-momentum": lambda: optimizers.SGD(lr=0.1, momentum=0.9),
+    "Adam": optimizers.Adam,
+    "AdamW": optimizers.AdamW,
+    "RMSprop-all-options": lambda: optimizers.RMSprop(
+        momentum=0.5, centered=True, weight_decay=0.1
+    ),
+    "SGD-nesterov-decay": lambda: optimizers.SGD(
+        lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_updates_are_in_place_and_keep_dtype(name):
+    opt = ALL[name]()
+    p = np.ones((3, 2), dtype=np.float32)
+    g = np.full((3, 2), 0.5, dtype=np.float32)
+    before = id(p)
+    for _ in range(3):
+        opt.step([("w", p, g)])
+    assert id(p) == before and p.dtype == np.float32
+    assert (p < 1).all()
+    assert all(v.dtype == np.float32 for v in opt.state["w"].values())
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_no_parameter_sized_allocations_after_the_first_step(name):
+    """Every buffer an update writes to exists after step 1; later steps reuse them."""
+    opt = ALL[name]()
+    p, g = np.ones(1000), np.full(1000, 0.1)
+    opt.step([("w", p, g)])
+    buffers = {k: id(v) for k, v in opt.state["w"].items()}
+    opt.step([("w", p, g)])
+    assert {k: id(v) for k, v in opt.state["w"].items()} == buffers
+
+
+def test_state_is_kept_per_unique_name():
+    opt = optimizers.Adam(lr=0.1)
+    a, b = np.zeros(2), np.zeros(2)
+    opt.step([("0.W", a, np.array([1.0, 1.0])), ("1.W", b, np.array([-1.0, -1.0]))])
+    assert set(opt.state) == {"0.W", "1.W"}
+    assert (opt.state["0.W"]["m"] > 0).all() and (opt.state["1.W"]["m"] < 0).all()
+    with pytest.raises(InputError, match="appears twice"):
+        opt.step([("x", a, a), ("x", b, b)])
+    with pytest.raises(ShapeError, match="changed shape"):
+        opt.step([("0.W", np.zeros(3), np.zeros(3))])
+
+
+def test_adam_first_step_moves_every_weight_by_lr():
+    """With bias correction, step 1 is lr·g/(|g| + ε') ≈ lr·sign(g), whatever the scale of g."""
+    p = np.zeros(3)
+    optimizers.Adam(lr=0.01).step([("w", p, np.array([1e-3, -5.0, 100.0]))])
+    np.testing.assert_allclose(p, [-0.01, 0.01, -0.01], rtol=1e-4)
+
+
+def test_adam_step_counter_counts_across_epochs():
+    """The seed project reset t every epoch, re-applying the large early bias correction."""
+    X, y = snn.datasets.circle_regions(64, seed=0)
+    model = snn.mlp([2, 4, 2], rng=0)
+    opt = optimizers.Adam(lr=0.01)
+    model.fit(X, y, optimizer=opt, epochs=3, batch_size=16, seed=0, verbose=0)
+    assert opt.t == 3 * 4
+    model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=0, verbose=0)
+    assert opt.t == 4 * 4
+
+
+def test_state_dict_roundtrip():
+    opt = optimizers.Adam(lr=0.05)
+    p, g = np.ones(4), np.arange(4.0)
+    opt.step([("w", p, g)])
+    saved = opt.state_dict()
+    other = optimizers.Adam(lr=0.05)
+    other.load_state_dict(saved)
+    p2 = p.copy()
+    opt.step([("w", p, g)])
+    other.step([("w", p2, g)])
+    np.testing.assert_array_equal(p, p2)
+    assert other.t == 2
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: optimizers.SGD(lr=0), "lr"),
+        (lambda: optimizers.Adam(lr=-1e-3), "lr"),
+        (lambda: optimizers.Adam(beta1=1.0), "beta1"),
+        (lambda: optimizers.SGD(lr=0.1, nesterov=True), "Nesterov"),
+        (lambda: optimizers.RMSprop(weight_decay=-1), "weight_decay"),
+        (lambda: optimizers.get("lbfgs"), "unknown optimizer"),
+    ],
+)
+def test_bad_hyperparameters(make, match):
+    with pytest.raises(InputError, match=match):
+        make()
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone():
+    g = np.array([0.3, 0.4])
+    assert optimizers.clip_grad_norm([("g", None, g)], 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(g, [0.3, 0.4])
+
+
+def test_schedules_in_fit_set_the_rate_per_epoch():
+    X, y = snn.datasets.circle_regions(40, seed=0)
+    history = snn.mlp([2, 3, 2], rng=0).fit(
+        X,
+        y,
+        optimizer=optimizers.SGD(lr=0.1),
+        epochs=4,
+        verbose=0,
+        seed=0,
+        lr_schedule=schedules.StepLR(step_size=2, gamma=0.1),
+    )
+    np.testing.assert_allclose(history["lr"], [0.1, 0.1, 0.01, 0.01])
+
+
+def test_schedule_lookup():
+    assert isinstance(schedules.get("cosine", T_max=5), schedules.CosineAnnealingLR)
+    assert schedules.ExponentialLR(0.5).lr_at(2, 1.0) == 0.25
+    with pytest.raises(InputError):
+        schedules.get("cyclic")
