@@ -33,6 +33,7 @@ from .models import mlp
 from .optimizers import SGD, Adam, AdamW, RMSprop, clip_grad_norm
 from .preprocessing import MinMaxScaler, Standardizer, train_test_split
 from .schedules import CosineAnnealingLR, ExponentialLR, StepLR
+from .serialization import load_model as load
 from .training import Callback, EarlyStopping, History, batches, evaluate, fit
 
 __version__ = "0.1.0"
@@ -81,6 +82,7 @@ __all__ = [
     "gradcheck",
     "initializers",
     "layers",
+    "load",
     "losses",
     "mlp",
     "models",

@@ -82,6 +82,8 @@ class Sequential:
         for layer in self.layers:
             layer.astype(self.dtype)
         self.stop_training = False
+        #: JSON-able information saved with the model (e.g. feature scaling, class names).
+        self.metadata: dict[str, Any] = {}
         self._shapes = self._infer_shapes()
 
     # -- structure ------------------------------------------------------------------------
@@ -271,6 +273,12 @@ class Sequential:
                 )
         for name, value in state.items():
             np.copyto(own[name], value, casting="same_kind")
+
+    def save(self, path: Any) -> None:
+        """Save architecture, parameters and :attr:`metadata` to one ``.npz`` (atomic, no pickle)."""
+        from .serialization import save_model
+
+        save_model(self, path, **self.metadata)
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as plain JSON values (layer classes and constructor arguments)."""

@@ -1,27 +1,18 @@
-"""The ``scratchnn`` command line.
-
-Exit codes: 0 success, 2 bad usage or bad input (a one-line message, no traceback),
-1 an unexpected error.
-"""
+"""``scratchnn demo``: small networks on the two toy problems of the original project."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from collections.abc import Sequence
 
-from . import __version__
-from .errors import ScratchnnError
-
-__all__ = ["main"]
+from .. import __version__
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .datasets import circle_regions, square_regions
-    from .models import mlp
-    from .optimizers import Adam
-    from .preprocessing import train_test_split
+    from ..datasets import circle_regions, square_regions
+    from ..models import mlp
+    from ..optimizers import Adam
+    from ..preprocessing import train_test_split
 
     print(f"scratchnn {__version__} demo: two toy problems from the original project\n")
     rows = []
@@ -53,34 +44,8 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scratchnn", description="Neural networks from scratch in NumPy."
-    )
-    parser.add_argument("--version", action="version", version=f"scratchnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="train small networks on the two toy problems")
     demo.add_argument("--epochs", type=int, default=30, help="epochs per network (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except ScratchnnError as exc:
-        print(f"scratchnn: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("scratchnn: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

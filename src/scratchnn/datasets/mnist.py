@@ -1,0 +1,105 @@
+"""MNIST and MNIST-format datasets from a directory of the four standard IDX files.
+
+Where the files are looked for, in order:
+
+1. the ``data_dir`` argument (``--data-dir`` on the command line),
+2. ``$SCRATCHNN_DATA/mnist`` (and ``$SCRATCHNN_DATA`` itself),
+3. the per-user cache, ``$XDG_CACHE_HOME/scratchnn/mnist`` (``~/.cache/scratchnn/mnist``).
+
+Any directory holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each optionally ``.gz``) works,
+so Fashion-MNIST and other drop-in replacements load the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .idx import read_idx
+
+__all__ = ["MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
+
+#: The four standard file names (without ``.gz``).
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def cache_dir(name: str = "mnist") -> Path:
+    """The per-user cache directory for a dataset (it may not exist yet)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "scratchnn" / name
+
+
+def _file_in(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _has_all(directory: Path) -> bool:
+    return all(_file_in(directory, stem) for stem in MNIST_FILES.values())
+
+
+def find_mnist(data_dir: str | os.PathLike[str] | None = None, name: str = "mnist") -> Path:
+    """The first directory holding all four IDX files (see the module docstring for the order)."""
+    if data_dir is not None:
+        directory = Path(data_dir).expanduser()
+        for candidate in (directory, directory / name):
+            if candidate.is_dir() and _has_all(candidate):
+                return candidate
+        if not directory.exists():
+            raise InputError(f"{directory}: directory not found; check --data-dir")
+        missing = [s for s in MNIST_FILES.values() if _file_in(directory, s) is None]
+        raise InputError(
+            f"{directory}: missing {', '.join(missing)} (.gz or raw); point --data-dir at a "
+            "directory with the four MNIST-format IDX files"
+        )
+    searched = []
+    env = os.environ.get("SCRATCHNN_DATA")
+    if env:
+        searched += [Path(env) / name, Path(env)]
+    searched.append(cache_dir(name))
+    for candidate in searched:
+        if candidate.is_dir() and _has_all(candidate):
+            return candidate
+    raise InputError(
+        f"{name} not found in {', '.join(map(str, searched))}; pass --data-dir DIR, set "
+        f"SCRATCHNN_DATA, or run 'scratchnn download {name}'"
+    )
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None, name: str = "mnist"
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``(X_train, y_train), (X_test, y_test)`` as uint8 arrays, images of shape ``(N, 28, 28)``.
+
+    Scale them yourself (``X / 255``, as float32) before training; the raw bytes are returned
+    so that nothing is decided for you and the memory stays small (47 MiB for the training set).
+    """
+    directory = find_mnist(data_dir, name)
+    arrays = {key: read_idx(_file_in(directory, stem)) for key, stem in MNIST_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.ndim != 1:
+            raise InputError(
+                f"{directory}: {part} images must be 3-D and labels 1-D, got shapes "
+                f"{images.shape} and {labels.shape}"
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise InputError(
+                f"{directory}: {images.shape[0]} {part} images but {labels.shape[0]} labels; "
+                "the files do not belong together"
+            )
+    return (arrays["train_images"], arrays["train_labels"]), (
+        arrays["test_images"],
+        arrays["test_labels"],
+    )
