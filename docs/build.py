@@ -30,22 +30,27 @@ def ensure_katex() -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DOCS, check=True)
 
 
-def build(out: Path, fresh: bool = False) -> int:
+def build(out: Path, fresh: bool = False, verbose: bool = False) -> int:
     ensure_katex()
     args = [sys.executable, "-m", "sphinx", "-b", "html", "--fail-on-warning", "--keep-going"]
     if fresh:
         args.append("--fresh-env")
+    if not verbose:
+        args.append("--quiet")  # warnings and errors only
     args += ["--doctree-dir", str(out.parent / f".{out.name}-doctrees"), str(DOCS), str(out)]
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run(args, cwd=ROOT, env=env).returncode
+    code = subprocess.run(args, cwd=ROOT, env=env).returncode
+    print(f"docs: {'built in ' + str(out) if code == 0 else 'build FAILED'}")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "site", help="output directory")
     parser.add_argument("--fresh", action="store_true", help="re-read every page")
+    parser.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
     args = parser.parse_args(argv)
-    return build(args.out.resolve(), fresh=args.fresh)
+    return build(args.out.resolve(), fresh=args.fresh, verbose=args.verbose)
 
 
 if __name__ == "__main__":
