@@ -6,14 +6,14 @@ fused paths take *logits* and say so in their names: :class:`SoftmaxCrossEntropy
 :class:`BCEWithLogits`. :class:`CrossEntropy` on probabilities exists to show why they
 are needed.
 
-================================  ==========================================  =========================
-loss                              value                                       gradient
-================================  ==========================================  =========================
-``SoftmaxCrossEntropy``           mean_n [ logΣ_c e^{Z_nc} - Z_{n,y_n} ]      (softmax(Z) - onehot(y))/N
-``BCEWithLogits``                 mean [ max(Z,0) - Z T + log(1 + e^{-|Z|}) ]  (σ(Z) - T)/count
-``MSE``                           mean [ (Y - T)² ]                           2 (Y - T)/count
-``GaussianKL``                    mean_n ½ Σ_j (e^{lv} + μ² - 1 - lv)          (μ/N, ½(e^{lv} - 1)/N)
-================================  ==========================================  =========================
+==========================  ===================================================  ================================
+loss                        value                                                gradient
+==========================  ===================================================  ================================
+``SoftmaxCrossEntropy``     ``mean_n [ logΣ_c e^{Z_nc} - Z_{n,y_n} ]``           ``(softmax(Z) - onehot(y)) / N``
+``BCEWithLogits``           ``mean [ max(Z,0) - Z T + log(1 + e^{-|Z|}) ]``      ``(σ(Z) - T) / count``
+``MSE``                     ``mean [ (Y - T)² ]``                                ``2 (Y - T) / count``
+``GaussianKL``              ``mean_n ½ Σ_j (e^{lv} + μ² - 1 - lv)``              ``(μ/N, ½(e^{lv} - 1)/N)``
+==========================  ===================================================  ================================
 """
 
 from __future__ import annotations

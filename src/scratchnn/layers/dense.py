@@ -17,6 +17,8 @@ __all__ = ["Dense"]
 class Dense(Layer):
     r"""Fully connected layer ``Y = X @ W.T + b``.
 
+    Input shape ``(N, in_features)``; output shape ``(N, out_features)``.
+
     Parameters
     ----------
     in_features, out_features : int
@@ -32,8 +34,6 @@ class Dense(Layer):
         Source of the initial weights. ``None`` draws fresh entropy (not reproducible).
     dtype : numpy dtype
         Parameter dtype, float32 by default.
-
-    Input shape ``(N, in_features)``; output shape ``(N, out_features)``.
 
     Math
     ----
