@@ -267,3 +267,13 @@ def test_any_architecture_json_gives_a_model_or_a_model_file_error(tmp_path_fact
     path = tmp_path_factory.mktemp("arch") / "a.npz"
     write_npz(path, {"kind": "model", "architecture": architecture}, {})
     _load_or_model_file_error(path)
+
+
+def test_a_loaded_model_names_the_wrong_feature_count(tmp_path):
+    snn.mlp([3, 4, 2], rng=0).save(tmp_path / "m.npz")
+    model = snn.load(tmp_path / "m.npz")
+    for call in (model.predict, lambda X: model.evaluate(X, [0, 1])):
+        with pytest.raises(
+            snn.ShapeError, match="has 5 features per example but the model expects 3"
+        ):
+            call(np.zeros((2, 5)))

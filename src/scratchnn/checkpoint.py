@@ -1,0 +1,804 @@
+"""Checkpoints: continue a training run exactly where it stopped, after a crash or a Ctrl-C.
+
+``fit(model, X, y, checkpoint="runs/NAME")`` keeps two files in that directory, each
+replaced atomically (temporary file, fsync, rename), so a crash at any moment leaves the
+previous version readable:
+
+- ``checkpoint.npz``: a model file (see :mod:`scratchnn.serialization`: architecture as JSON,
+  parameters, no pickle) plus the training state: epochs done, the optimizer (class,
+  hyper-parameters, initial learning rate, step counter and moments), the state of every
+  random generator, the :class:`~scratchnn.training.History`, callbacks' state and the fit
+  settings. ``scratchnn.load`` reads the model out of it.
+- ``history.csv``: the History so far, for people and spreadsheets, rewritten after every
+  checkpoint, on divergence, on an interrupt and when a run is resumed. The two files cannot
+  be replaced together atomically, so after a crash ``history.csv`` may lack the last epoch;
+  the checkpoint (which holds the History too) is the reference.
+
+Resuming is exact: 10 epochs straight and 5 + resume + 5 give bit-identical weights and
+History (except the wall-clock ``seconds``), because the checkpoint holds everything the
+remaining epochs depend on:
+
+- parameters and optimizer moments as binary arrays, the step counter ``t`` (Adam's bias
+  correction) and ``initial_lr`` (what a schedule starts from; the schedule itself is a
+  function of the epoch number, which is saved);
+- the bit-generator state of fit's shuffling generator and of every layer's generator
+  (Dropout), as JSON (Python integers are exact however large, e.g. PCG64's 128-bit state),
+  with a generator shared by several layers kept shared;
+- the generator state the run *started* with, from which the same validation split is drawn
+  again (the data are fingerprinted, so resuming with other data is an error, not a
+  silently different run);
+- after an interrupt in the middle of an epoch: the batch reached, the epoch's running sums
+  and the generator state at the start of the epoch, so the same batch order is drawn again
+  and the batches already done are skipped.
+
+>>> import tempfile, numpy as np, scratchnn as snn
+>>> X, y = snn.datasets.circle_regions(64, seed=0)
+>>> run = tempfile.mkdtemp()
+>>> _ = snn.mlp([2, 8, 2], rng=0).fit(X, y, epochs=2, seed=0, verbose=0, checkpoint=run)
+>>> model, history = snn.resume(run, X, y, epochs=3, verbose=0)
+>>> len(history), load_checkpoint(run).epoch
+(3, 3)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import losses as losses_mod
+from . import optimizers as optimizers_mod
+from . import schedules as schedules_mod
+from .errors import DivergenceError, InputError, OutputError, ScratchnnError, TrainingInterrupted
+from .serialization import (
+    ModelFileError,
+    _build_model,
+    atomic_write_bytes,
+    read_npz,
+    remove_stale_temporaries,
+    write_npz,
+)
+
+if TYPE_CHECKING:
+    from .model import Sequential
+    from .training import Callback, History
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "HISTORY_FILE",
+    "Checkpoint",
+    "TrainingRun",
+    "load_checkpoint",
+    "resume",
+]
+
+CHECKPOINT_FILE = "checkpoint.npz"
+HISTORY_FILE = "history.csv"
+#: Settings that may change between a run and its resumption; every other one must match.
+_MAY_CHANGE = ("epochs", "checkpoint_every")
+_ARRAY = "__array__"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+# -- nested state <-> JSON + arrays ---------------------------------------------------------
+def _pack(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+    """JSON-able copy of ``value`` with every array moved to ``arrays`` under a path-like key."""
+    if isinstance(value, np.ndarray):
+        arrays[key] = value
+        return {_ARRAY: key}
+    if isinstance(value, dict):
+        return {str(k): _pack(v, f"{key}/{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_pack(v, f"{key}/{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise InputError(
+        f"cannot save a {type(value).__name__} ({key}) in a checkpoint; "
+        "state_dict() must return numbers, strings, lists, dicts and arrays"
+    )
+
+
+def _unpack(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY}:
+            return arrays[value[_ARRAY]]
+        return {k: _unpack(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpack(v, arrays) for v in value]
+    return value
+
+
+def _normalized(value: Any) -> Any:
+    """``value`` as it comes back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+# -- random generators --------------------------------------------------------------------
+def _holds_layers(obj: Any) -> bool:
+    from .layers.base import Layer
+
+    return isinstance(obj, Layer) or isinstance(getattr(obj, "layers", None), list)
+
+
+def find_generators(model: Any) -> dict[str, np.random.Generator]:
+    """Every Generator a model or its layers keep, by attribute path (``"layers.3.rng"``)."""
+    found: dict[str, np.random.Generator] = {}
+
+    def visit(obj: Any, prefix: str, depth: int) -> None:
+        if depth > 8 or not hasattr(obj, "__dict__"):
+            return
+        for attr, value in vars(obj).items():
+            path = f"{prefix}{attr}"
+            if isinstance(value, np.random.Generator):
+                found[path] = value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if _holds_layers(item):
+                        visit(item, f"{path}.{i}.", depth + 1)
+            elif _holds_layers(value):
+                visit(value, f"{path}.", depth + 1)
+
+    visit(model, "", 0)
+    return found
+
+
+def _set_path(root: Any, path: str, value: Any) -> None:
+    *parts, last = path.split(".")
+    obj = root
+    for part in parts:
+        obj = obj[int(part)] if isinstance(obj, (list, tuple)) else getattr(obj, part)
+    setattr(obj, last, value)
+
+
+def generator_from_state(state: dict[str, Any]) -> np.random.Generator:
+    """A Generator continuing exactly from ``bit_generator.state`` (PCG64, MT19937, ...)."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ModelFileError(f"unknown bit generator {name!r} in a saved random state")
+    bit_generator = getattr(np.random, name)()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+# -- the fit settings ---------------------------------------------------------------------
+def _spec(obj: Any) -> dict[str, Any] | None:
+    """``{"class": name, "config": constructor arguments}`` of a loss or schedule."""
+    if obj is None:
+        return None
+    return {"class": type(obj).__name__, "config": obj.get_config()}
+
+
+def _subclass(base: type, name: str) -> type | None:
+    stack = [base]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == name:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None
+
+
+def _rebuild(base: type, spec: dict[str, Any], what: str, path: Path) -> Any:
+    cls = _subclass(base, spec.get("class", ""))
+    if cls is None:
+        raise InputError(
+            f"{path}: the run used the {what} {spec.get('class')!r}, which this program does not "
+            f"define; define it, or call fit(..., checkpoint=DIR, resume=True) with an instance"
+        )
+    try:
+        return cls(**spec.get("config", {}))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the saved {what} cannot be rebuilt ({exc})") from None
+
+
+def optimizer_spec(optimizer: optimizers_mod.Optimizer) -> dict[str, Any]:
+    """What identifies an optimizer for resuming: class, hyper-parameters, initial rate."""
+    hyper = {k: v for k, v in optimizer.hyperparameters().items() if k != "lr"}
+    return {
+        "class": type(optimizer).__name__,
+        "hyperparameters": hyper,
+        "initial_lr": optimizer.initial_lr,
+    }
+
+
+def fit_settings(
+    *,
+    loss: losses_mod.Loss,
+    optimizer: optimizers_mod.Optimizer,
+    lr_schedule: schedules_mod.Schedule,
+    **settings: Any,
+) -> dict[str, Any]:
+    """The settings a run must keep when resumed (plus ``epochs``/``checkpoint_every``)."""
+    return _normalized(
+        {
+            "loss": _spec(loss),
+            "optimizer": optimizer_spec(optimizer),
+            "lr_schedule": _spec(lr_schedule),
+            **settings,
+        }
+    )
+
+
+def data_fingerprint(*arrays: np.ndarray | None) -> str:
+    """A short hash of the training (and validation) data: shapes, dtypes and bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        if array is None:
+            digest.update(b"-")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+# -- reading ------------------------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    """A checkpoint read back by :func:`load_checkpoint`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The ``checkpoint.npz`` file.
+    model : Sequential
+        The model with the saved parameters.
+    epoch : int
+        Epochs completed.
+    history : History
+        One row per completed epoch.
+    settings : dict
+        The fit settings (loss, optimizer, schedule, batch size, ...; see :func:`resume`).
+    state : dict
+        The rest of the training state (optimizer moments, generators, position, ...).
+    """
+
+    path: Path
+    model: Sequential
+    epoch: int
+    history: History
+    settings: dict[str, Any]
+    state: dict[str, Any] = field(repr=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def in_epoch(self) -> int | None:
+        """The 1-based epoch an interrupt stopped in the middle of, or ``None``."""
+        position = self.state.get("position")
+        return None if position is None else int(position["epoch"]) + 1
+
+    def optimizer(self) -> optimizers_mod.Optimizer:
+        """A new optimizer of the saved class with the saved state (moments, step counter)."""
+        saved = self.settings["optimizer"]
+        optimizer = _rebuild(
+            optimizers_mod.Optimizer,
+            {
+                "class": saved["class"],
+                "config": {"lr": saved["initial_lr"], **saved["hyperparameters"]},
+            },
+            "optimizer",
+            self.path,
+        )
+        _load_optimizer_state(optimizer, self.state["optimizer"], self.path)
+        return optimizer
+
+    def loss(self) -> losses_mod.Loss:
+        return _rebuild(losses_mod.Loss, self.settings["loss"], "loss", self.path)
+
+    def lr_schedule(self) -> schedules_mod.Schedule | None:
+        spec = self.settings.get("lr_schedule")
+        return (
+            None if spec is None else _rebuild(schedules_mod.Schedule, spec, "schedule", self.path)
+        )
+
+
+def _checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    return path / CHECKPOINT_FILE if path.is_dir() else path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint: a run directory (``runs/NAME``) or its ``checkpoint.npz``.
+
+    Raises :class:`~scratchnn.serialization.ModelFileError` for a missing, corrupted,
+    truncated, foreign or too new file, or a model file that holds no training state.
+    """
+    from .training import History
+
+    path = _checkpoint_file(path)
+    meta, arrays = read_npz(path)
+    if meta.get("kind") != "checkpoint":
+        raise ModelFileError(
+            f"{path}: is a model file, not a training checkpoint; load it with scratchnn.load"
+        )
+    model = _build_model(meta, arrays, path)
+    try:
+        state = _unpack(meta["training"], arrays)
+        epoch = int(state["epoch"])
+        history = History(state["history"])
+        settings = state["settings"]
+        required = ("optimizer", "generators", "generator_owners", "split_rng", "data")
+        missing = [key for key in required if key not in state]
+        if missing:
+            raise KeyError(", ".join(missing))
+        if epoch < 0 or not isinstance(settings, dict) or "optimizer" not in settings:
+            raise ValueError("bad epoch or settings")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"{path}: the training state is incomplete or damaged ({type(exc).__name__}: {exc}); "
+            "use another checkpoint"
+        ) from None
+    return Checkpoint(path, model, epoch, history, settings, state)
+
+
+def _load_optimizer_state(
+    optimizer: optimizers_mod.Optimizer, saved: dict[str, Any], path: Path
+) -> None:
+    try:
+        optimizer.load_state_dict(saved["state"])
+        optimizer.initial_lr = float(saved["initial_lr"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path}: the optimizer state is damaged ({exc})") from None
+
+
+# -- one training run ---------------------------------------------------------------------
+class TrainingRun:
+    """The bookkeeping around :func:`~scratchnn.fit`'s loop: checkpoints, resume, signals.
+
+    ``fit`` creates one with :meth:`begin` and calls :meth:`epoch_begin`,
+    :meth:`batches_to_do`, :meth:`end_epoch`, :meth:`interrupt` and :meth:`diverged`; the
+    loop itself stays in ``fit``. Without a directory nothing is written, but SIGINT and
+    SIGTERM still stop training cleanly between two steps.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None,
+        every: int,
+        model: Sequential,
+        optimizer: optimizers_mod.Optimizer,
+        callbacks: Sequence[Callback],
+        rng: np.random.Generator,
+    ) -> None:
+        from .training import History
+
+        self.directory = directory
+        self.path = None if directory is None else directory / CHECKPOINT_FILE
+        self.every = every
+        self.model, self.optimizer, self.callbacks = model, optimizer, list(callbacks)
+        self.rng = rng  # fit's shuffling generator
+        self.split_rng = rng  # what the validation split is drawn from
+        self.history = History()
+        self.epoch = 0  # epochs completed
+        self.stopped = False  # a callback ended the run early
+        self.saved_epoch: int | None = None
+        self.resumed_from: Checkpoint | None = None
+        self.signum: int | None = None  # set by the signal handler; checked after every step
+        self.settings: dict[str, Any] = {}
+        self._split_state: dict[str, Any] = {}
+        self._fingerprint = ""
+        self._position: dict[str, Any] | None = None  # where a resumed run stopped mid-epoch
+        self._epoch_rng_state: dict[str, Any] | None = None
+        self._resume_rng_state: dict[str, Any] | None = None
+        self._callback_states: list[dict[str, Any]] = []
+        self._skip = 0
+
+    # -- starting -------------------------------------------------------------------------
+    @classmethod
+    def begin(
+        cls,
+        directory: str | os.PathLike[str] | None,
+        resume: bool | str | Checkpoint,
+        *,
+        every: int,
+        model: Sequential,
+        optimizer: optimizers_mod.Optimizer,
+        callbacks: Sequence[Callback],
+        rng: np.random.Generator,
+        settings: dict[str, Any],
+        data: Sequence[np.ndarray | None],
+    ) -> TrainingRun:
+        """Check the directory and either start a new run or restore the saved one."""
+        from ._validation import check_positive
+
+        check_positive(every, "checkpoint_every", integer=True)
+        if not (isinstance(resume, (bool, Checkpoint)) or resume == "auto"):
+            raise InputError(f"resume must be True, False or 'auto', got {resume!r}")
+        if directory is None:
+            if resume is not False:
+                raise InputError("resume needs the run's directory: pass checkpoint=DIR too")
+            run = cls(None, every, model, optimizer, callbacks, rng)
+            run.settings = settings
+            return run
+        directory = _prepare_directory(directory)
+        run = cls(directory, every, model, optimizer, callbacks, rng)
+        run.settings = settings
+        run._fingerprint = data_fingerprint(*data)
+        exists = run.path.exists()
+        if isinstance(resume, Checkpoint):
+            run._restore(resume)
+        elif exists and resume:
+            run._restore(load_checkpoint(run.path))
+        elif exists:
+            raise InputError(
+                f"{directory} already holds a checkpoint ({_describe(run.path)}); pass "
+                "resume=True to continue it, or choose another directory"
+            )
+        elif resume is True:
+            raise InputError(
+                f"{directory}: no {CHECKPOINT_FILE} to resume from; check the path, or start "
+                "a new run without resume"
+            )
+        else:
+            run._split_state = rng.bit_generator.state
+        return run
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        where = checkpoint.path
+        if _normalized(self.model.get_config()) != _normalized(checkpoint.model.get_config()):
+            raise InputError(
+                f"{where}: was saved from a different architecture than this model; build the "
+                "same model, or use scratchnn.resume() which rebuilds it"
+            )
+        saved, now = checkpoint.settings, self.settings
+        for key in sorted(set(saved) | set(now)):
+            if key not in _MAY_CHANGE and saved.get(key) != now.get(key):
+                raise InputError(
+                    f"{where}: the run used {key}={_short(saved.get(key))} but this call passes "
+                    f"{_short(now.get(key))}; resume with the same settings (scratchnn.resume() "
+                    "reuses them) or start a new run"
+                )
+        state = checkpoint.state
+        target, position = now.get("epochs"), state.get("position")
+        done = checkpoint.epoch if position is None else int(position["epoch"]) + 1
+        if isinstance(target, int) and (
+            target < checkpoint.epoch or (position is not None and target < done)
+        ):
+            raise InputError(
+                f"{where}: the run has already reached epoch {done}; pass epochs >= {done} "
+                "(epochs counts the total, not the epochs still to train)"
+            )
+        if state["data"] != self._fingerprint:
+            raise InputError(
+                f"{where}: the training data differ from the run's (a resumed run must see the "
+                "same X, y and validation data); pass the same data, or load the model with "
+                "scratchnn.load and fit it on the new data"
+            )
+        self.model.load_state_dict(checkpoint.model.state_dict())
+        _load_optimizer_state(self.optimizer, state["optimizer"], where)
+        self._restore_generators(state, where)
+        self.history = checkpoint.history
+        self.epoch = self.saved_epoch = checkpoint.epoch
+        self.stopped = bool(state.get("stopped", False))
+        self._position = state.get("position")
+        self._callback_states = state.get("callbacks", [])
+        self.resumed_from = checkpoint
+        self._write_history()  # a crash may have left it behind the checkpoint
+
+    def _restore_generators(self, state: dict[str, Any], where: Path) -> None:
+        try:
+            generators = [generator_from_state(s) for s in state["generators"]]
+            owners = state["generator_owners"]
+            expected = set(find_generators(self.model)) | {"fit"}
+            if set(owners) != expected:
+                raise ValueError(f"saved for {sorted(owners)}, model has {sorted(expected)}")
+            for owner, index in owners.items():
+                if owner == "fit":
+                    self.rng = generators[index]
+                else:
+                    _set_path(self.model, owner, generators[index])
+            self._split_state = state["split_rng"]
+            self.split_rng = generator_from_state(self._split_state)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{where}: the saved random states are damaged ({exc})") from None
+
+    def restore_callbacks(self) -> None:
+        """Give resumed callbacks (EarlyStopping) their saved state; call after on_train_begin."""
+        for callback, saved in zip(self.callbacks, self._callback_states):
+            if saved.get("class") == type(callback).__name__:
+                callback.load_state_dict(saved.get("state", {}))
+
+    # -- the epoch loop -------------------------------------------------------------------
+    def epoch_begin(self, epoch: int) -> tuple[float, float, float, int]:
+        """Where epoch ``epoch`` starts: running sums ``(loss, correct, seconds)`` and first batch.
+
+        Zeros for a new epoch; for the epoch an interrupt stopped, what it had reached.
+        """
+        position, self._position = self._position, None
+        if position is None or int(position["epoch"]) != epoch:
+            self._skip = 0
+            self._epoch_rng_state = self.rng.bit_generator.state
+            return 0.0, 0.0, 0.0, 0
+        # Resuming mid-epoch: draw this epoch's order again from the state it started with,
+        # skip the batches already done, then continue from the state saved at the interrupt.
+        self._skip = int(position["batch"])
+        self._epoch_rng_state = position["epoch_rng"]
+        self._resume_rng_state = self.rng.bit_generator.state
+        self.rng.bit_generator.state = self._epoch_rng_state
+        sums = float(position["loss_sum"]), float(position["correct_sum"])
+        return (*sums, float(position["seconds"]), self._skip)
+
+    def batches_to_do(self, batch_iterator: Iterator[Any]) -> Iterator[tuple[int, Any]]:
+        """``enumerate(batch_iterator)`` without the batches a resumed epoch already did."""
+        numbered = enumerate(batch_iterator)
+        if self._skip:
+            for _ in range(self._skip):
+                next(numbered)  # the first one draws the epoch's permutation
+            self.rng.bit_generator.state = self._resume_rng_state
+            self._skip = 0
+        return numbered
+
+    def epochs_to_do(self, epochs: int) -> range:
+        """The 0-based epochs still to train: none if a callback had stopped the saved run."""
+        return range(self.epoch, self.epoch if self.stopped else epochs)
+
+    def end_epoch(self, epochs_done: int, final: bool, stopped: bool) -> None:
+        """Count the epoch; checkpoint if due; stop here if a signal arrived.
+
+        ``stopped`` (a callback ended training, e.g. EarlyStopping) is saved too, so that
+        resuming a run that stopped early trains no further, as the straight run did not.
+        """
+        self.epoch, self.stopped = epochs_done, stopped
+        if self.directory is not None and (
+            final or stopped or epochs_done % self.every == 0 or self.signum is not None
+        ):
+            self.save(f"after epoch {epochs_done}")
+        if self.signum is not None:
+            raise self._interrupted(f"after epoch {epochs_done}")
+
+    def interrupt(
+        self, epoch: int, next_batch: int, loss_sum: float, correct_sum: float, seconds: float
+    ) -> TrainingInterrupted:
+        """Save the run in the middle of epoch ``epoch`` (0-based); returns the exception to raise."""
+        where = f"at epoch {epoch + 1}, batch {next_batch}"
+        if self.directory is not None:
+            position = {
+                "epoch": epoch,
+                "batch": next_batch,
+                "loss_sum": loss_sum,
+                "correct_sum": correct_sum,
+                "seconds": seconds,
+                "epoch_rng": self._epoch_rng_state,
+            }
+            self.save(where, position)
+        return self._interrupted(where)
+
+    def _interrupted(self, where: str) -> TrainingInterrupted:
+        name = signal.Signals(self.signum).name
+        saved = (
+            f"; saved {self.path}, continue with resume=True or scratchnn.resume('{self.directory}', ...)"
+            if self.directory is not None
+            else "; no checkpoint directory was given, so nothing was saved"
+        )
+        return TrainingInterrupted(
+            f"training stopped by {name} {where}{saved}",
+            self.signum,
+            history=self.history,
+            checkpoint=self.path,
+        )
+
+    def diverged(self, message: str) -> DivergenceError:
+        """The DivergenceError to raise; writes the History so far, keeps the last checkpoint."""
+        if self.directory is not None:
+            with contextlib.suppress(ScratchnnError):
+                self._write_history()
+            if self.saved_epoch is None:
+                message += "; no checkpoint had been saved yet"
+            else:
+                message += (
+                    f"; the last good checkpoint (epoch {self.saved_epoch}) is kept in {self.path}"
+                )
+        error = DivergenceError(message)
+        error.history = self.history
+        error.checkpoint = self.path if self.saved_epoch is not None else None
+        return error
+
+    # -- writing --------------------------------------------------------------------------
+    def save(self, where: str, position: dict[str, Any] | None = None) -> None:
+        """Write ``checkpoint.npz`` then ``history.csv``, never with diverged parameters."""
+        for name, param, _ in self.model.parameters():
+            if not np.isfinite(param).all():
+                raise self.diverged(
+                    f"training diverged: parameter {name} became NaN or infinite {where}; lower "
+                    f"the learning rate (now {self.optimizer.lr:g}) or set clip_norm"
+                )
+        arrays = {f"param/{name}": param for name, param, _ in self.model.parameters()}
+        state = {
+            "epoch": self.epoch,
+            "stopped": self.stopped,
+            "position": position,
+            "history": self.history.records,
+            "settings": self.settings,
+            "optimizer": {
+                "state": self.optimizer.state_dict(),
+                "initial_lr": self.optimizer.initial_lr,
+            },
+            "callbacks": [
+                {"class": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks
+            ],
+            "data": self._fingerprint,
+            "split_rng": self._split_state,
+            **self._generator_table(),
+        }
+        meta = {
+            "kind": "checkpoint",
+            "architecture": self.model.get_config(),
+            "extra": self.model.metadata,
+            "training": _pack(state, "training", arrays),
+        }
+        try:
+            write_npz(self.path, meta, arrays)
+        except OutputError as exc:
+            kept = (
+                f"the checkpoint of epoch {self.saved_epoch} is unchanged"
+                if self.saved_epoch is not None
+                else "no checkpoint was saved"
+            )
+            error = OutputError(
+                f"{self.path}: could not be written {where} ({exc.reason}); {kept}; free disk "
+                "space or choose another directory, then resume"
+            )
+            error.history = self.history
+            raise error from None
+        self.saved_epoch = self.epoch
+        self._write_history()
+
+    def _write_history(self) -> None:
+        atomic_write_bytes(
+            self.directory / HISTORY_FILE,
+            self.history.to_dataframe().to_csv(index=False).encode(),
+        )
+
+    def _generator_table(self) -> dict[str, Any]:
+        """Unique generator states and who draws from each (shared generators stay shared)."""
+        users = {"fit": self.rng, **find_generators(self.model)}
+        index_of: dict[int, int] = {}
+        states: list[dict[str, Any]] = []
+        owners: dict[str, int] = {}
+        for owner, generator in users.items():
+            if id(generator) not in index_of:
+                index_of[id(generator)] = len(states)
+                states.append(generator.bit_generator.state)
+            owners[owner] = index_of[id(generator)]
+        return {"generators": states, "generator_owners": owners}
+
+    # -- signals --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def catch_signals(self) -> Iterator[None]:
+        """While training, SIGINT/SIGTERM set :attr:`signum` instead of stopping mid-step.
+
+        Handlers are installed only in the main thread and the previous ones are restored
+        on the way out. A second signal stops at once (the checkpoint file is then the
+        previous one, never a half-written one).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[signum] = signal.signal(signum, self._on_signal)
+            except (ValueError, OSError):  # pragma: no cover - e.g. an embedded interpreter
+                pass
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise TrainingInterrupted(
+                f"training stopped at once by a second {signal.Signals(signum).name}; "
+                f"the last checkpoint is the one saved before",
+                signum,
+                history=self.history,
+                checkpoint=self.path if self.saved_epoch is not None else None,
+            )
+        self.signum = signum
+
+
+def _prepare_directory(directory: str | os.PathLike[str]) -> Path:
+    """Create the checkpoint directory and check now, not after an hour, that it is writable."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise InputError(f"checkpoint must be a directory path, got {directory!r}")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"{directory}: is a file; checkpoint= needs a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"{directory}: cannot write checkpoints here ({exc.strerror or exc}); "
+            "choose a writable directory"
+        ) from None
+    remove_stale_temporaries(directory / CHECKPOINT_FILE)
+    remove_stale_temporaries(directory / HISTORY_FILE)
+    return directory
+
+
+def _describe(path: Path) -> str:
+    try:
+        checkpoint = load_checkpoint(path)
+    except ScratchnnError:
+        return "unreadable"
+    target = checkpoint.settings.get("epochs")
+    return f"{checkpoint.epoch} of {target} epochs done"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# -- resume in one call -------------------------------------------------------------------
+def resume(
+    directory: str | os.PathLike[str],
+    X: Any,
+    y: Any,
+    *,
+    epochs: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    verbose: int = 1,
+    checkpoint_every: int | None = None,
+) -> tuple[Sequential, History]:
+    """Continue the run saved in ``directory`` until ``epochs`` epochs in total.
+
+    The model, optimizer, loss, schedule and every fit setting come from the checkpoint;
+    pass the same data (and validation data) as the run was started with. ``epochs``
+    defaults to the total the run was started with. Returns ``(model, history)``; the
+    checkpoint keeps being updated in ``directory``.
+
+    Raises
+    ------
+    ModelFileError
+        No readable checkpoint in ``directory``.
+    InputError
+        Different data, or ``epochs`` smaller than the epochs already done.
+    """
+    from .training import fit
+
+    checkpoint = load_checkpoint(directory)
+    settings = checkpoint.settings
+    epochs = settings.get("epochs") if epochs is None else epochs
+    history = fit(
+        checkpoint.model,
+        X,
+        y,
+        loss=checkpoint.loss(),
+        optimizer=checkpoint.optimizer(),
+        lr_schedule=checkpoint.lr_schedule(),
+        epochs=epochs,
+        batch_size=settings["batch_size"],
+        validation_data=validation_data,
+        validation_split=settings["validation_split"],
+        shuffle=settings["shuffle"],
+        clip_norm=settings["clip_norm"],
+        callbacks=callbacks,
+        verbose=verbose,
+        checkpoint=checkpoint.directory,
+        checkpoint_every=settings.get("checkpoint_every", 1)
+        if checkpoint_every is None
+        else checkpoint_every,
+        resume=checkpoint,
+    )
+    return checkpoint.model, history
