@@ -269,6 +269,14 @@ def test_resume_without_a_checkpoint(tmp_path):
         make_model().fit(X, Y, checkpoint=tmp_path, resume="yes", **settings())
 
 
+def test_metadata_that_cannot_be_saved_is_refused_before_training(tmp_path):
+    model = make_model()
+    model.metadata = {"scaler": object()}
+    with pytest.raises(InputError, match=r"model\.metadata must be JSON values"):
+        model.fit(X, Y, checkpoint=tmp_path, **settings())
+    assert not (tmp_path / CHECKPOINT_FILE).exists()
+
+
 # -- divergence --------------------------------------------------------------------------
 class ExplodeAt(snn.Callback):
     """From epoch ``epoch`` on, make the inputs produce an infinite loss."""
@@ -610,3 +618,25 @@ def test_kill_9_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path):
     assert killed_mid_write >= 5, f"only {killed_mid_write} of {kills} kills hit a write"
     assert epochs_seen[-1] > epochs_seen[0]  # each restart resumed and made progress
     assert snn.load_checkpoint(run).history["epoch"] == list(range(1, epochs_seen[-1] + 1))
+
+
+def test_exact_resume_on_real_mnist(tmp_path, mnist_dir):
+    (images, labels), _ = snn.datasets.load_mnist(mnist_dir)
+    X_mnist = images[:3000].reshape(3000, -1) / np.float32(255)
+    y_mnist = labels[:3000]
+
+    def run(**kwargs):
+        model = snn.mlp([784, 64, 10], dropout=0.2, rng=0)
+        history = model.fit(
+            X_mnist, y_mnist, optimizer=snn.Adam(lr=1e-3), epochs=3, batch_size=64, seed=0,
+            validation_split=0.1, lr_schedule=snn.CosineAnnealingLR(T_max=3), verbose=0,
+            **kwargs,
+        )  # fmt: skip
+        return model, history
+
+    straight, straight_history = run()
+    with pytest.raises(TrainingInterrupted):
+        run(checkpoint=tmp_path, callbacks=[SignalAt(60)])  # 43 steps per epoch: in epoch 2
+    model, history = snn.resume(tmp_path, X_mnist, y_mnist, verbose=0)
+    assert_same_run(straight, straight_history, model, history)
+    assert history["val_accuracy"][-1] > 0.8

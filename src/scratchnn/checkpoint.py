@@ -425,6 +425,18 @@ class TrainingRun:
             run = cls(None, every, model, optimizer, callbacks, rng)
             run.settings = settings
             return run
+        if not callable(getattr(model, "get_config", None)):
+            raise InputError(
+                f"checkpoint= needs a model that describes itself with get_config(); "
+                f"{type(model).__name__} does not"
+            )
+        try:
+            json.dumps(getattr(model, "metadata", {}))
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"model.metadata must be JSON values to be saved in a checkpoint ({exc}); "
+                "store numbers, strings, lists and dicts"
+            ) from None
         directory = _prepare_directory(directory)
         run = cls(directory, every, model, optimizer, callbacks, rng)
         run.settings = settings
