@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import random
@@ -12,15 +13,25 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 
+import hypothesis
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scratchnn as snn
 from conftest import REPO
 from scratchnn.checkpoint import CHECKPOINT_FILE, HISTORY_FILE, generator_from_state
-from scratchnn.errors import DivergenceError, InputError, OutputError, TrainingInterrupted
+from scratchnn.errors import (
+    DivergenceError,
+    InputError,
+    OutputError,
+    ScratchnnError,
+    TrainingInterrupted,
+)
 from scratchnn.serialization import ModelFileError, read_npz, write_npz
 
 X, Y = snn.datasets.circle_regions(300, seed=0)
@@ -640,3 +651,51 @@ def test_exact_resume_on_real_mnist(tmp_path, mnist_dir):
     model, history = snn.resume(tmp_path, X_mnist, y_mnist, verbose=0)
     assert_same_run(straight, straight_history, model, history)
     assert history["val_accuracy"][-1] > 0.8
+
+
+# -- property-based: a damaged checkpoint is a ModelFileError, never a crash ---------------------
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 2**70) | st.floats() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    make_model().fit(X, Y, epochs=1, checkpoint=run, **settings())
+    return read_npz(run / CHECKPOINT_FILE)
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_damaged_training_state_gives_a_clear_error(tmp_path_factory, saved_run, data):
+    meta, arrays = saved_run
+    meta = copy.deepcopy(meta)
+    node = meta["training"]
+    while isinstance(node, (dict, list)) and node and data.draw(st.booleans(), label="deeper"):
+        keys = sorted(node) if isinstance(node, dict) else list(range(len(node)))
+        key = data.draw(st.sampled_from(keys), label="key")
+        if data.draw(st.booleans(), label="replace here") or not isinstance(
+            node[key], (dict, list)
+        ):
+            node[key] = data.draw(JSON, label="new value")
+            break
+        node = node[key]
+    else:
+        meta["training"] = data.draw(JSON, label="whole state")
+    run = tmp_path_factory.mktemp("damaged")
+    write_npz(
+        run / CHECKPOINT_FILE,
+        {k: v for k, v in meta.items() if k not in ("format", "version")},
+        arrays,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            snn.resume(run, X, Y, epochs=2, verbose=0)
+        except ScratchnnError as exc:
+            assert "\n" not in str(exc)

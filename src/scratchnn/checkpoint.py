@@ -86,6 +86,8 @@ CHECKPOINT_FILE = "checkpoint.npz"
 HISTORY_FILE = "history.csv"
 #: Settings that may change between a run and its resumption; every other one must match.
 _MAY_CHANGE = ("epochs", "checkpoint_every")
+_SETTINGS = ("loss", "optimizer", "lr_schedule", "batch_size", "shuffle", "validation_split")
+_SETTINGS += ("clip_norm", "epochs")
 _ARRAY = "__array__"
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
@@ -294,7 +296,7 @@ class Checkpoint:
             "optimizer",
             self.path,
         )
-        _load_optimizer_state(optimizer, self.state["optimizer"], self.path)
+        _load_optimizer_state(optimizer, self.state["optimizer"], self.path, self.model)
         return optimizer
 
     def loss(self) -> losses_mod.Loss:
@@ -329,26 +331,133 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     model = _build_model(meta, arrays, path)
     try:
         state = _unpack(meta["training"], arrays)
-        epoch = int(state["epoch"])
-        history = History(state["history"])
-        settings = state["settings"]
-        required = ("optimizer", "generators", "generator_owners", "split_rng", "data")
-        missing = [key for key in required if key not in state]
-        if missing:
-            raise KeyError(", ".join(missing))
-        if epoch < 0 or not isinstance(settings, dict) or "optimizer" not in settings:
-            raise ValueError("bad epoch or settings")
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        _check_training_state(state)
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"{path}: the training state is incomplete or damaged ({type(exc).__name__}: {exc}); "
             "use another checkpoint"
         ) from None
+    epoch, history, settings = state["epoch"], History(state["history"]), state["settings"]
     return Checkpoint(path, model, epoch, history, settings, state)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_spec(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("class"), str)
+        and isinstance(value.get("config", {}), dict)
+    )
+
+
+def _check_training_state(state: Any) -> None:
+    """Raise ValueError naming the first field of a damaged training state."""
+
+    def need(ok: bool, field: str, expected: str) -> None:
+        if not ok:
+            raise ValueError(f"{field} should be {expected}")
+
+    need(isinstance(state, dict), "the state", "a dict")
+    need(_is_int(state.get("epoch")) and state["epoch"] >= 0, "epoch", "a count")
+    need(isinstance(state.get("stopped", False), bool), "stopped", "true or false")
+    position = state.get("position")
+    need(
+        position is None
+        or (
+            isinstance(position, dict)
+            and all(_is_int(position.get(k)) and position[k] >= 0 for k in ("epoch", "batch"))
+            and all(_is_number(position.get(k)) for k in ("loss_sum", "correct_sum", "seconds"))
+            and isinstance(position.get("epoch_rng"), dict)
+        ),
+        "position",
+        "null or where an epoch stopped",
+    )
+    history = state.get("history")
+    need(
+        isinstance(history, list)
+        and all(
+            isinstance(row, dict) and all(_is_number(v) for v in row.values()) for row in history
+        ),
+        "history",
+        "a list of rows of numbers",
+    )
+    settings = state.get("settings")
+    need(isinstance(settings, dict), "settings", "a dict")
+    missing = [key for key in _SETTINGS if key not in settings]
+    need(not missing, f"settings ({', '.join(missing)} missing)", "complete")
+    need(_is_spec(settings["loss"]), "settings.loss", "a class and its config")
+    need(
+        settings["lr_schedule"] is None or _is_spec(settings["lr_schedule"]),
+        "settings.lr_schedule",
+        "null or a class and its config",
+    )
+    optimizer = settings["optimizer"]
+    need(
+        isinstance(optimizer, dict)
+        and isinstance(optimizer.get("class"), str)
+        and isinstance(optimizer.get("hyperparameters"), dict)
+        and _is_number(optimizer.get("initial_lr")),
+        "settings.optimizer",
+        "a class, hyper-parameters and initial_lr",
+    )
+    saved = state.get("optimizer")
+    need(
+        isinstance(saved, dict)
+        and _is_number(saved.get("initial_lr"))
+        and isinstance(saved.get("state"), dict)
+        and _is_int(saved["state"].get("t"))
+        and saved["state"]["t"] >= 0
+        and isinstance(saved["state"].get("state"), dict)
+        and all(
+            isinstance(arrays, dict)
+            and all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in arrays.values())
+            for arrays in saved["state"]["state"].values()
+        )
+        and isinstance(saved["state"].get("hyperparameters", {}), dict),
+        "optimizer",
+        "a step counter and float arrays",
+    )
+    generators, owners = state.get("generators"), state.get("generator_owners")
+    need(
+        isinstance(generators, list) and all(isinstance(g, dict) for g in generators),
+        "generators",
+        "a list of states",
+    )
+    need(
+        isinstance(owners, dict)
+        and all(_is_int(i) and 0 <= i < len(generators) for i in owners.values()),
+        "generator_owners",
+        "indices into generators",
+    )
+    need(isinstance(state.get("split_rng"), dict), "split_rng", "a generator state")
+    need(isinstance(state.get("data"), str), "data", "a fingerprint")
+    callbacks = state.get("callbacks", [])
+    need(
+        isinstance(callbacks, list)
+        and all(isinstance(c, dict) and isinstance(c.get("state", {}), dict) for c in callbacks),
+        "callbacks",
+        "a list of states",
+    )
+
+
 def _load_optimizer_state(
-    optimizer: optimizers_mod.Optimizer, saved: dict[str, Any], path: Path
+    optimizer: optimizers_mod.Optimizer, saved: dict[str, Any], path: Path, model: Any
 ) -> None:
+    shapes = {name: param.shape for name, param, _ in model.parameters()}
+    for name, arrays in saved["state"]["state"].items():
+        for key, array in arrays.items():
+            if shapes.get(name) != array.shape:
+                raise ModelFileError(
+                    f"{path}: optimizer state {name}/{key} has shape {array.shape}, but the "
+                    f"parameter has {shapes.get(name)}; the checkpoint is damaged"
+                )
     try:
         optimizer.load_state_dict(saved["state"])
         optimizer.initial_lr = float(saved["initial_lr"])
@@ -492,7 +601,7 @@ class TrainingRun:
                 "scratchnn.load and fit it on the new data"
             )
         self.model.load_state_dict(checkpoint.model.state_dict())
-        _load_optimizer_state(self.optimizer, state["optimizer"], where)
+        _load_optimizer_state(self.optimizer, state["optimizer"], where, self.model)
         self._restore_generators(state, where)
         self.history = checkpoint.history
         self.epoch = self.saved_epoch = checkpoint.epoch
@@ -523,7 +632,13 @@ class TrainingRun:
         """Give resumed callbacks (EarlyStopping) their saved state; call after on_train_begin."""
         for callback, saved in zip(self.callbacks, self._callback_states):
             if saved.get("class") == type(callback).__name__:
-                callback.load_state_dict(saved.get("state", {}))
+                try:
+                    callback.load_state_dict(saved.get("state", {}))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ModelFileError(
+                        f"{self.path}: the saved state of {type(callback).__name__} is damaged "
+                        f"({type(exc).__name__}: {exc}); resume without that callback"
+                    ) from None
 
     # -- the epoch loop -------------------------------------------------------------------
     def epoch_begin(self, epoch: int) -> tuple[float, float, float, int]:

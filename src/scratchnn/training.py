@@ -211,6 +211,11 @@ class EarlyStopping(Callback):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        best_state = state["best_state"]
+        if not (best_state is None or isinstance(best_state, dict)) or not (
+            state["best"] is None or isinstance(state["best"], (int, float))
+        ):
+            raise ValueError("best and best_state must be a number and parameters, or null")
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         self.stopped_epoch, self._wait = state["stopped_epoch"], state["wait"]
         self._best_state = state["best_state"]
