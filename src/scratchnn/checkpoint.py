@@ -372,7 +372,9 @@ def _check_training_state(state: Any) -> None:
         position is None
         or (
             isinstance(position, dict)
-            and all(_is_int(position.get(k)) and position[k] >= 0 for k in ("epoch", "batch"))
+            and position.get("epoch") == state["epoch"]  # the epoch after the last complete one
+            and _is_int(position.get("batch"))
+            and position["batch"] >= 1
             and all(_is_number(position.get(k)) for k in ("loss_sum", "correct_sum", "seconds"))
             and isinstance(position.get("epoch_rng"), dict)
         ),
