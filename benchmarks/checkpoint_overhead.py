@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import scratchnn as snn
-from scratchnn.checkpoint import TrainingRun
+from scratchnn.training_run import TrainingRun
 
 WRITES: list[float] = []
 _save = TrainingRun.save

@@ -33,6 +33,7 @@ from . import schedules as schedules_mod
 from ._validation import as_generator, check_fraction, check_positive
 from .errors import InputError, ShapeError
 from .model import Evaluation
+from .training_run import TrainingRun
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -420,7 +421,7 @@ def fit(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise InputError("validation_data must be a pair (X_val, y_val)")
         X_val, T_val = _prepare(model, *validation_data, loss, name="X_val")
-    run = checkpoint_mod.TrainingRun.begin(
+    run = TrainingRun.begin(
         checkpoint,
         resume,
         every=checkpoint_every,
