@@ -13,6 +13,10 @@ mini-batches for some epochs, with bookkeeping around it::
 Every epoch visits each training example exactly once, in a fresh random order drawn
 from an explicit :class:`numpy.random.Generator` (a permutation, not sampling with
 replacement). A batch of one example is just a batch.
+
+Checkpoints, exact resume, clean stops on SIGINT/SIGTERM and what happens on divergence
+are the business of :class:`~scratchnn.training_run.TrainingRun`, which ``fit`` calls
+around the loop (see :mod:`scratchnn.checkpoint` for the file).
 """
 
 from __future__ import annotations
