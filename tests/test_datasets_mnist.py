@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scratchnn.datasets import MNIST_FILES, find_mnist, load_mnist, read_idx
 from scratchnn.errors import InputError
@@ -125,3 +129,44 @@ def test_mismatched_counts(tmp_path):
     _tiny_set(tmp_path / "m", labels_train=5)
     with pytest.raises(InputError, match="6 train images but 5 labels"):
         load_mnist(tmp_path / "m")
+
+
+# -- property-based: whatever the bytes, read_idx returns an array or raises InputError -----
+_idx_settings = settings(max_examples=300, deadline=None)
+
+
+def _read_or_input_error(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return read_idx(path)
+        except InputError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+            return None
+
+
+@_idx_settings
+@given(data=st.binary(max_size=64), gz=st.booleans())
+def test_random_bytes_never_crash_read_idx(tmp_path_factory, data, gz):
+    path = tmp_path_factory.mktemp("idx") / "random"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    _read_or_input_error(path)
+
+
+@_idx_settings
+@given(
+    code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x07, 0xFF]),
+    shape=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), min_size=0, max_size=5),
+    extra=st.integers(-8, 8),
+    gz=st.booleans(),
+)
+def test_lying_idx_headers_never_crash_read_idx(tmp_path_factory, code, shape, extra, gz):
+    """Headers claiming huge or zero sizes, unknown types, data too short or too long."""
+    header = bytes([0, 0, code, len(shape)]) + np.array(shape, dtype=">u4").tobytes()
+    small = math.prod(shape) if math.prod(shape) < 64 else 64
+    payload = header + bytes(max(small + extra, 0))
+    path = tmp_path_factory.mktemp("idx") / "lying"
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    out = _read_or_input_error(path)
+    if out is not None:
+        assert out.shape == tuple(shape)

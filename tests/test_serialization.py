@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import pathlib
+import pickle
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import scratchnn as snn
 from scratchnn.serialization import FORMAT_VERSION, ModelFileError, read_npz, write_npz
@@ -77,3 +84,196 @@ def test_not_a_scratchnn_file(tmp_path):
         snn.load(tmp_path / "plain.npz")
     with pytest.raises(ModelFileError, match="not found"):
         snn.load(tmp_path / "none.npz")
+
+
+# -- nothing in a file can run code ------------------------------------------------------------
+class _Payload:
+    """Unpickling this creates a marker file: proof that pickle ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def _npz_bytes(**entries) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries)
+    return buffer.getvalue()
+
+
+def test_a_pickled_object_inside_a_model_file_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    model = snn.mlp([3, 4, 2], rng=0)
+    model.save(tmp_path / "m.npz")
+    meta, arrays = read_npz(tmp_path / "m.npz")
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Payload(marker)
+    arrays["param/0.b"] = evil
+    path = tmp_path / "evil.npz"
+    path.write_bytes(_npz_bytes(__scratchnn__=np.array(json.dumps(meta)), **arrays))
+    for load in (snn.load, snn.load_checkpoint, read_npz):
+        with pytest.raises(ModelFileError, match="pickled Python objects"):
+            load(path)
+    assert not marker.exists()
+
+
+def test_a_raw_pickle_and_a_pickle_inside_the_zip_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    raw = pickle.dumps(_Payload(marker))
+    (tmp_path / "raw.npz").write_bytes(raw)
+    with pytest.raises(ModelFileError, match=r"not an \.npz archive"):
+        snn.load(tmp_path / "raw.npz")
+    with zipfile.ZipFile(tmp_path / "zip.npz", "w") as archive:
+        archive.writestr("__scratchnn__.npy", raw)
+    with pytest.raises(ModelFileError, match="corrupted"):
+        snn.load(tmp_path / "zip.npz")
+    with zipfile.ZipFile(tmp_path / "pkl.npz", "w") as archive:
+        archive.writestr("model.pkl", raw)
+    with pytest.raises(ModelFileError, match=r"unexpected entry .model\.pkl."):
+        snn.load(tmp_path / "pkl.npz")
+    assert not marker.exists()
+
+
+def test_a_flipped_byte_in_the_parameters_is_caught_by_the_checksum(tmp_path):
+    model = snn.mlp([3, 4, 2], rng=0)
+    model.save(tmp_path / "m.npz")
+    data = bytearray((tmp_path / "m.npz").read_bytes())
+    weights = model.layers[0].params["W"].tobytes()
+    at = bytes(data).index(weights) + 5  # inside the stored float32 weights
+    data[at] ^= 0x01
+    (tmp_path / "flipped.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"corrupted or truncated.*CRC"):
+        snn.load(tmp_path / "flipped.npz")
+
+
+def test_other_foreign_files_are_named(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="file is empty"):
+        snn.load(tmp_path / "empty.npz")
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    with pytest.raises(ModelFileError, match=r"single \.npy array"):
+        snn.load(tmp_path / "a.npy")
+    np.savez_compressed(tmp_path / "c.npz", __scratchnn__=np.array("{}"))
+    with pytest.raises(ModelFileError, match="compressed"):
+        snn.load(tmp_path / "c.npz")
+    model = snn.mlp([3, 4, 2], rng=0)
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(ModelFileError, match="is a model file, not a training checkpoint"):
+        snn.load_checkpoint(tmp_path / "m.npz")
+
+
+def test_a_different_architecture_is_refused(tmp_path):
+    small = snn.mlp([3, 4, 2], rng=0)
+    meta = {"kind": "model", "architecture": snn.mlp([3, 5, 2], rng=0).get_config()}
+    write_npz(tmp_path / "x.npz", meta, {f"param/{k}": v for k, v in small.state_dict().items()})
+    with pytest.raises(ModelFileError, match=r"parameter 0.W has shape \(5, 3\)"):
+        snn.load(tmp_path / "x.npz")
+
+
+def test_unserialisable_metadata_is_an_input_error(tmp_path):
+    model = snn.mlp([3, 4, 2], rng=0)
+    model.metadata = {"scaler": object()}
+    with pytest.raises(snn.InputError, match="metadata must be JSON values"):
+        model.save(tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+
+
+# -- property-based: any bytes give a model or a ModelFileError -----------------------------------
+def _load_or_model_file_error(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return snn.load(path)
+        except ModelFileError as exc:
+            assert "\n" not in str(exc)
+            return None
+
+
+_ORIGINAL = snn.mlp([3, 4, 2], dropout=0.1, rng=0)
+
+
+@pytest.fixture(scope="module")
+def valid_file_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("valid") / "m.npz"
+    _ORIGINAL.save(path)
+    return path.read_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_damaged_model_files_never_crash_load_or_load_something_else(
+    tmp_path_factory, valid_file_bytes, data
+):
+    blob = bytearray(valid_file_bytes)
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        edit = data.draw(st.sampled_from(["flip", "truncate", "insert", "zero"]), label="edit")
+        at = data.draw(st.integers(0, max(len(blob) - 1, 0)), label="at")
+        if edit == "flip" and blob:
+            blob[at] ^= data.draw(st.integers(1, 255), label="mask")
+        elif edit == "truncate":
+            del blob[at:]
+        elif edit == "insert":
+            blob[at:at] = data.draw(st.binary(min_size=1, max_size=8), label="bytes")
+        else:
+            blob[at : at + 16] = bytes(len(blob[at : at + 16]))
+    path = tmp_path_factory.mktemp("fuzz") / "m.npz"
+    path.write_bytes(bytes(blob))
+    model = _load_or_model_file_error(path)
+    if model is not None:  # damage the checks let through (timestamps, padding) changed nothing
+        assert model.get_config() == _ORIGINAL.get_config()
+        for name, value in _ORIGINAL.state_dict().items():
+            np.testing.assert_array_equal(model.state_dict()[name], value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blob=st.binary(max_size=200))
+def test_random_bytes_never_crash_load(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "r.npz"
+    path.write_bytes(b"PK\x03\x04" + blob if blob[:1] == b"\x00" else blob)
+    _load_or_model_file_error(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    architecture=st.recursive(
+        st.none() | st.booleans() | st.integers(-3, 5) | st.text(max_size=12),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+    | st.fixed_dictionaries(
+        {
+            "dtype": st.sampled_from(["float32", "int8", "nonsense", 3]),
+            "layers": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "class": st.sampled_from(["Dense", "ReLU", "Dropout", "Nope", 5]),
+                        "config": st.dictionaries(
+                            st.sampled_from(["in_features", "out_features", "p", "bias", "x"]),
+                            st.integers(-2, 4) | st.floats() | st.text(max_size=3),
+                            max_size=3,
+                        ),
+                    }
+                ),
+                max_size=3,
+            ),
+        }
+    )
+)
+def test_any_architecture_json_gives_a_model_or_a_model_file_error(tmp_path_factory, architecture):
+    path = tmp_path_factory.mktemp("arch") / "a.npz"
+    write_npz(path, {"kind": "model", "architecture": architecture}, {})
+    _load_or_model_file_error(path)
+
+
+def test_a_loaded_model_names_the_wrong_feature_count(tmp_path):
+    snn.mlp([3, 4, 2], rng=0).save(tmp_path / "m.npz")
+    model = snn.load(tmp_path / "m.npz")
+    for call in (model.predict, lambda X: model.evaluate(X, [0, 1])):
+        with pytest.raises(
+            snn.ShapeError, match="has 5 features per example but the model expects 3"
+        ):
+            call(np.zeros((2, 5)))

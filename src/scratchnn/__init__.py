@@ -13,8 +13,27 @@ differences and against PyTorch, and a training loop fast enough for real MNIST.
 5
 """
 
-from . import datasets, gradcheck, initializers, layers, losses, models, optimizers, schedules
-from .errors import DivergenceError, InputError, NotFittedError, ScratchnnError, ShapeError
+from . import (
+    checkpoint,
+    datasets,
+    gradcheck,
+    initializers,
+    layers,
+    losses,
+    models,
+    optimizers,
+    schedules,
+)
+from .checkpoint import Checkpoint, load_checkpoint, resume
+from .errors import (
+    DivergenceError,
+    InputError,
+    NotFittedError,
+    OutputError,
+    ScratchnnError,
+    ShapeError,
+    TrainingInterrupted,
+)
 from .layers import (
     Dense,
     Dropout,
@@ -45,6 +64,7 @@ __all__ = [
     "AdamW",
     "BCEWithLogits",
     "Callback",
+    "Checkpoint",
     "CosineAnnealingLR",
     "CrossEntropy",
     "Dense",
@@ -62,6 +82,7 @@ __all__ = [
     "LeakyReLU",
     "MinMaxScaler",
     "NotFittedError",
+    "OutputError",
     "RMSprop",
     "ReLU",
     "ScratchnnError",
@@ -73,8 +94,10 @@ __all__ = [
     "Standardizer",
     "StepLR",
     "Tanh",
+    "TrainingInterrupted",
     "__version__",
     "batches",
+    "checkpoint",
     "clip_grad_norm",
     "datasets",
     "evaluate",
@@ -83,11 +106,13 @@ __all__ = [
     "initializers",
     "layers",
     "load",
+    "load_checkpoint",
     "losses",
     "mlp",
     "models",
     "one_hot",
     "optimizers",
+    "resume",
     "schedules",
     "train_test_split",
 ]

@@ -13,31 +13,69 @@ import numpy as np
 from .errors import InputError, ShapeError
 
 
-def as_float_array(X, dtype, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a C-contiguous array of ``dtype``, rejecting non-numeric, empty or non-finite data."""
-    arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise InputError(f"{name} has dtype {arr.dtype}; pass a numeric array")
-    if np.iscomplexobj(arr):
+def as_array(X, name: str = "X") -> np.ndarray:
+    """``np.asarray(X)``, with a ragged nested list reported as an :class:`InputError`."""
+    try:
+        return np.asarray(X)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"{name} is ragged or not array-like ({str(exc).split('.')[0]}); pass a rectangular "
+            "array with the same number of values in every row"
+        ) from None
+
+
+def _check_numeric(arr: np.ndarray, name: str, what: str = "a numeric array") -> None:
+    if arr.dtype.kind == "c":
         raise InputError(f"{name} is complex; pass a real-valued array")
-    if arr.ndim == 0:
-        raise ShapeError(f"{name} is a scalar; pass an array with one row per example")
-    if arr.shape[0] == 0:
-        raise ShapeError(f"{name} is empty (0 examples); pass at least one example")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{name} has dtype {arr.dtype}; pass {what}")
+
+
+def _to_float(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """Cast to ``dtype``; values that overflow it are an error, not a silent ``inf``."""
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise InputError(
             f"{name} contains {bad} NaN or infinite value(s); clean or impute them before training"
         )
-    return arr
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        dtype = np.dtype(dtype)
+        raise InputError(
+            f"{name} has values too large for {dtype.name} (|x| > {np.finfo(dtype).max:.3g}); "
+            "rescale the data (e.g. with Standardizer) or use a float64 model"
+        )
+    return out
+
+
+def as_float_array(X, dtype, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a C-contiguous array of ``dtype``, rejecting non-numeric, empty or non-finite data."""
+    arr = as_array(X, name)
+    _check_numeric(arr, name)
+    if arr.ndim == 0:
+        raise ShapeError(f"{name} is a scalar; pass an array with one row per example")
+    if arr.shape[0] == 0:
+        raise ShapeError(f"{name} is empty (0 examples); pass at least one example")
+    if arr.size == 0:
+        raise ShapeError(f"{name} has shape {arr.shape}: no features; pass at least one column")
+    return _to_float(arr, dtype, name)
+
+
+def as_float_targets(T, dtype, name: str = "targets") -> np.ndarray:
+    """Numeric targets (one-hot rows, probabilities, regression values) as finite ``dtype``."""
+    arr = as_array(T, name)
+    _check_numeric(arr, name, "numbers")
+    return _to_float(arr, dtype, name)
+
+
+def _label_text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_labels(y, n_examples: int, num_classes: int | None = None, name: str = "y") -> np.ndarray:
     """Check integer class labels: one per example, whole numbers in ``[0, num_classes)``."""
-    y = np.asarray(y)
+    y = as_array(y, name)
     if y.ndim != 1:
         raise ShapeError(
             f"{name} has shape {y.shape}; integer labels must be 1-D (one per example)"
@@ -46,19 +84,24 @@ def check_labels(y, n_examples: int, num_classes: int | None = None, name: str =
         raise ShapeError(
             f"X has {n_examples} examples but {name} has {y.shape[0]} labels; they must match"
         )
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind != "f":
             raise InputError(f"{name} has dtype {y.dtype}; labels must be integers 0..C-1")
         if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
             raise InputError(f"{name} has non-integer values; labels must be integers 0..C-1")
-        y = y.astype(np.int64)
-    if y.size and y.min() < 0:
-        raise InputError(f"{name} has negative label {int(y.min())}; labels must be in [0, C)")
-    if num_classes is not None and y.size and y.max() >= num_classes:
-        raise InputError(
-            f"{name} has label {int(y.max())} but the model has {num_classes} outputs; "
-            f"labels must be in [0, {num_classes})"
-        )
+    if y.size:
+        low, high = y.min().item(), y.max().item()  # compared before any cast can wrap them
+        if low < 0:
+            raise InputError(
+                f"{name} has negative label {_label_text(low)}; labels must be in [0, C)"
+            )
+        if num_classes is not None and high >= num_classes:
+            raise InputError(
+                f"{name} has label {_label_text(high)} but the model has {num_classes} outputs; "
+                f"labels must be in [0, {num_classes})"
+            )
+        if high > np.iinfo(np.intp).max:
+            raise InputError(f"{name} has label {_label_text(high)}, too large for a class index")
     return y.astype(np.intp, copy=False)
 
 

@@ -2,12 +2,28 @@
 
 Every error a user can cause is a :class:`ScratchnnError`, with a one-line message that
 names the problem and the fix. Input problems are also :class:`ValueError` so that code
-written against NumPy conventions catches them.
+written against NumPy conventions catches them; files that cannot be written are also
+:class:`OSError`.
+
+:class:`TrainingInterrupted` is not an error: it is how :func:`~scratchnn.fit` reports that
+SIGINT (Ctrl-C) or SIGTERM stopped it cleanly after saving, and it is a
+:class:`KeyboardInterrupt` so that ``except Exception`` does not swallow it.
 """
 
 from __future__ import annotations
 
-__all__ = ["DivergenceError", "InputError", "NotFittedError", "ScratchnnError", "ShapeError"]
+import signal
+from typing import Any
+
+__all__ = [
+    "DivergenceError",
+    "InputError",
+    "NotFittedError",
+    "OutputError",
+    "ScratchnnError",
+    "ShapeError",
+    "TrainingInterrupted",
+]
 
 
 class ScratchnnError(Exception):
@@ -26,5 +42,58 @@ class NotFittedError(ScratchnnError, RuntimeError):
     """A method that needs earlier state (``backward`` before ``forward``) was called too early."""
 
 
+class OutputError(ScratchnnError, OSError):
+    """A file or directory scratchnn must write cannot be written (permissions, disk full).
+
+    ``reason`` is the operating system's explanation (``"No space left on device"``); when
+    ``fit`` fails to write a checkpoint, ``history`` holds the epochs completed.
+    """
+
+    reason: str = ""
+    history: Any = None
+
+
 class DivergenceError(ScratchnnError, FloatingPointError):
-    """Training produced a NaN or infinite loss or gradient."""
+    """Training produced a NaN or infinite loss, gradient or parameter.
+
+    ``history`` holds the epochs completed before it happened and ``checkpoint`` the last
+    good checkpoint file (``None`` without checkpointing or before the first one).
+    """
+
+    history: Any = None
+    checkpoint: Any = None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped :func:`~scratchnn.fit` after the current step.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received (``signal.SIGINT`` or ``signal.SIGTERM``).
+    exit_code : int
+        ``128 + signum``, the conventional exit status: 130 for SIGINT, 143 for SIGTERM.
+    history : History or None
+        The epochs completed so far.
+    checkpoint : pathlib.Path or None
+        The checkpoint written on the way out (``None`` without checkpointing).
+    """
+
+    def __init__(
+        self, message: str, signum: int, history: Any = None, checkpoint: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
+        self.history = history
+        self.checkpoint = checkpoint
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_labels
+from ._validation import as_array, as_float_targets, check_labels
 from .errors import InputError, ShapeError
 from .layers.activations import sigmoid
 
@@ -140,7 +140,7 @@ class SoftmaxCrossEntropy(Loss):
         return value, dZ
 
     def prepare_target(self, T, n_examples, n_outputs, dtype):
-        T = np.asarray(T)
+        T = as_array(T, "y")
         if T.ndim == 2:
             if T.shape[0] != n_examples:
                 raise ShapeError(
@@ -150,9 +150,9 @@ class SoftmaxCrossEntropy(Loss):
                 raise ShapeError(
                     f"targets have {T.shape[1]} columns but the model has {n_outputs} outputs"
                 )
-            T = np.ascontiguousarray(T, dtype=dtype)
-            if not np.isfinite(T).all() or (T < 0).any():
-                raise InputError("target probabilities must be finite and non-negative")
+            T = as_float_targets(T, dtype, "target probabilities")
+            if (T < 0).any():
+                raise InputError("target probabilities must be non-negative")
             return T
         return check_labels(T, n_examples, n_outputs)
 
@@ -205,21 +205,20 @@ class BCEWithLogits(Loss):
         return float(elementwise.sum() * scale), dZ
 
     def prepare_target(self, T, n_examples, n_outputs, dtype):
-        T = np.asarray(T)
-        if T.shape[0] != n_examples:
+        T = as_array(T, "y")
+        if T.ndim == 0 or T.shape[0] != n_examples:
             raise ShapeError(
-                f"X has {n_examples} examples but there are {T.shape[0]} targets; they must match"
+                f"X has {n_examples} examples but the targets have shape {T.shape}; they must match"
             )
         if T.ndim == 1:
             T = T.reshape(-1, 1)
-        if n_outputs is not None and T.shape[1] != n_outputs:
+        if T.ndim != 2 or (n_outputs is not None and T.shape[1] != n_outputs):
             raise ShapeError(
-                f"targets have {T.shape[1]} columns but the model has {n_outputs} outputs"
+                f"targets have shape {T.shape} but the model has {n_outputs} outputs; "
+                f"pass (N,) or (N, {n_outputs}) targets"
             )
-        if not np.issubdtype(T.dtype, np.number) and T.dtype != bool:
-            raise InputError(f"targets have dtype {T.dtype}; BCE needs numbers in [0, 1]")
-        T = np.ascontiguousarray(T, dtype=dtype)
-        if not np.isfinite(T).all() or (T < 0).any() or (T > 1).any():
+        T = as_float_targets(T, dtype, "BCE targets")
+        if (T < 0).any() or (T > 1).any():
             raise InputError("BCE targets must lie in [0, 1] (binary labels 0/1 or probabilities)")
         return T
 
@@ -274,7 +273,7 @@ class MSE(Loss):
         return value, diff
 
     def prepare_target(self, T, n_examples, n_outputs, dtype):
-        T = np.asarray(T)
+        T = as_array(T, "y")
         if T.ndim == 0 or T.shape[0] != n_examples:
             raise ShapeError(
                 f"X has {n_examples} examples but the targets have shape {T.shape}; they must match"
@@ -285,12 +284,7 @@ class MSE(Loss):
             raise ShapeError(
                 f"targets have {T.shape[1]} columns but the model has {n_outputs} outputs"
             )
-        if not np.issubdtype(T.dtype, np.number):
-            raise InputError(f"targets have dtype {T.dtype}; MSE needs numbers")
-        T = np.ascontiguousarray(T, dtype=dtype)
-        if not np.isfinite(T).all():
-            raise InputError("targets contain NaN or infinite values; clean them before training")
-        return T
+        return as_float_targets(T, dtype, "targets")
 
     def get_config(self) -> dict[str, Any]:
         return {"reduction": self.reduction}

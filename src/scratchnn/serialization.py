@@ -7,9 +7,13 @@ A model file is a NumPy ``.npz`` archive holding
 - ``param/<name>``: every parameter, named as in :meth:`Sequential.parameters`
   (``param/0.W``, ``param/0.b``, ...).
 
-It is read with ``numpy.load(..., allow_pickle=False)`` only, so opening a file can never run
-code. Writes go to a temporary file in the same directory, are flushed to disk (fsync) and
-renamed over the target, so an interrupted save leaves the previous file intact.
+It is read by :func:`read_npz`, which parses the archive itself instead of calling
+``numpy.load``: only plain numeric arrays (and the one JSON string) are accepted, an entry
+holding Python objects is refused before any of its bytes are interpreted, so opening a file
+can never run code, and every entry is read to its end so that the archive's CRC-32 checksum
+catches a corrupted or truncated file. Writes go to a temporary file in the same directory,
+are flushed to disk (fsync) and renamed over the target, so an interrupted save leaves the
+previous file intact.
 
 >>> import tempfile, pathlib, numpy as np
 >>> from scratchnn.models import mlp
@@ -24,6 +28,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, ScratchnnError
+from .errors import InputError, OutputError, ScratchnnError
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -44,6 +49,7 @@ __all__ = [
     "atomic_write_bytes",
     "load_model",
     "read_npz",
+    "remove_stale_temporaries",
     "save_model",
     "write_npz",
 ]
@@ -71,17 +77,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it over ``path``."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=_temporary_prefix(path), suffix=".tmp", dir=directory
+        )
     except OSError as exc:
-        raise ScratchnnError(
+        error = OutputError(
             f"{path}: cannot write here ({exc.strerror or exc}); choose a writable directory"
-        ) from None
+        )
+        error.reason = exc.strerror or str(exc)
+        raise error from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -93,13 +107,37 @@ def _atomic_write(path: Path, write: Any) -> None:
             os.unlink(tmp_name)
         except OSError:
             pass
-        if isinstance(exc, OSError):
-            raise ScratchnnError(
+        if isinstance(exc, OSError) and not isinstance(exc, ScratchnnError):
+            error = OutputError(
                 f"{path}: could not be written ({exc.strerror or exc}); the previous file, if "
                 "any, is unchanged; free disk space or choose another directory"
-            ) from None
+            )
+            error.reason = exc.strerror or str(exc)
+            raise error from None
         raise
     _fsync_dir(directory)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
+    """Delete temporary files an interrupted write of ``path`` left behind; returns how many.
+
+    A write killed between creating its temporary file and renaming it (``kill -9``, power
+    loss) leaves ``.<name>.XXXX.tmp`` next to ``path``; ``path`` itself is never touched.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    removed = 0
+    try:
+        candidates = list(directory.glob(f"{_temporary_prefix(path)}*.tmp"))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        try:
+            candidate.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -112,7 +150,14 @@ def write_npz(
 ) -> None:
     """Atomically write ``arrays`` and the JSON ``meta`` (plus format name and version) to ``path``."""
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **meta}
-    payload = {META_KEY: np.array(json.dumps(meta))}
+    try:
+        text = json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{path}: metadata must be JSON values (numbers, strings, lists, dicts): {exc}; "
+            "check model.metadata"
+        ) from None
+    payload = {META_KEY: np.array(text)}
     for key, value in arrays.items():
         value = np.asarray(value)
         if value.dtype == object:
@@ -121,38 +166,119 @@ def write_npz(
     _atomic_write(Path(path), lambda fh: np.savez(fh, **payload))
 
 
+#: dtype kinds a scratchnn file may hold: bool, integers, floats and the JSON string.
+_ALLOWED_KINDS = "biufU"
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One ``.npy`` entry as an array, checked before any data is interpreted."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ModelFileError(
+            f"{path}: entry {info.filename!r} is compressed, which scratchnn files never are; "
+            "only load files that scratchnn saved"
+        )
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ModelFileError(f"{path}: entry {info.filename!r} has .npy version {version}")
+        if dtype.hasobject:
+            raise ModelFileError(
+                f"{path}: contains pickled Python objects, which scratchnn never loads "
+                "(they can run code); only load files that scratchnn saved"
+            )
+        if dtype.kind not in _ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype:
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} has dtype {dtype}, which scratchnn files "
+                "never hold; only load files that scratchnn saved"
+            )
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
+        if nbytes > info.file_size:  # never allocate more than the archive can hold
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} is truncated ({info.file_size} bytes for "
+                f"shape {shape}); use an earlier checkpoint or save the model again"
+            )
+        data = fh.read(nbytes + 1)  # reading to the end makes zipfile verify the CRC-32
+    if len(data) != nbytes:
+        raise ModelFileError(
+            f"{path}: entry {info.filename!r} holds {len(data)} bytes where its header says "
+            f"{nbytes}; the file is corrupted"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    if fortran_order:
+        return array.reshape(shape[::-1]).T.copy()
+    return array.reshape(shape).copy()
+
+
+def _read_archive(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise ModelFileError(f"{path}: file is empty (an interrupted copy?); use another file")
+    if head == b"\x93NUM":
+        raise ModelFileError(
+            f"{path}: is a single .npy array, not a scratchnn .npz file; load it with numpy"
+        )
+    if head not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+        raise ModelFileError(
+            f"{path}: not a scratchnn file (not an .npz archive); pass a file that "
+            "model.save() or a checkpoint wrote"
+        )
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ModelFileError(
+                    f"{path}: unexpected entry {info.filename!r} (not an array); "
+                    "only load files that scratchnn saved"
+                )
+            arrays[info.filename[: -len(".npy")]] = _read_entry(archive, info, path)
+    return arrays
+
+
 def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by :func:`write_npz`: ``(meta, arrays)``, never unpickling anything."""
+    """Read a file written by :func:`write_npz`: ``(meta, arrays)``, never unpickling anything.
+
+    Raises :class:`ModelFileError` for a missing, foreign, corrupted, truncated or too new
+    file, and for any entry that would need pickle.
+    """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory; pass the .npz file inside it")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise ModelFileError(
-                f"{path}: contains pickled Python objects, which scratchnn never loads "
-                "(they can run code); only load files that scratchnn saved"
-            ) from None
-        raise ModelFileError(f"{path}: not a valid scratchnn file ({exc})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        arrays = _read_archive(path)
+    except ModelFileError:
+        raise
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied; make the file readable") from None
+    except Exception as exc:  # any other failure to parse untrusted bytes means a damaged file
         raise ModelFileError(
             f"{path}: corrupted or truncated ({type(exc).__name__}: {exc}); "
             "use an earlier checkpoint or save the model again"
         ) from None
-    if META_KEY not in arrays:
+    meta_array = arrays.pop(META_KEY, None)
+    if meta_array is None:
         raise ModelFileError(f"{path}: not a scratchnn file (no {META_KEY} entry)")
+    if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+        raise ModelFileError(f"{path}: unreadable metadata (not a JSON string)")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except (ValueError, TypeError) as exc:
+        meta = json.loads(str(meta_array))
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: unreadable metadata ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a scratchnn file")
     version = meta.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: invalid format version {version!r}; the file is damaged")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: format version {version} is newer than this scratchnn reads "
             f"({FORMAT_VERSION}); upgrade scratchnn"
@@ -172,21 +298,29 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
     The architecture is rebuilt from JSON and every parameter must be present with the
     right shape: a partial load is an error, never silent.
     """
+    meta, arrays = read_npz(path)
+    return _build_model(meta, arrays, path)
+
+
+def _build_model(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | os.PathLike[str]
+) -> Sequential:
+    """The model held by what :func:`read_npz` returned (``path`` only names the file in errors)."""
     from .model import Sequential
 
-    meta, arrays = read_npz(path)
-    if "architecture" not in meta:
+    if not isinstance(meta.get("architecture"), dict):
         raise ModelFileError(f"{path}: holds no model architecture")
     try:
         model = Sequential.from_config(meta["architecture"])
-    except (ScratchnnError, TypeError, KeyError) as exc:
+    except (ScratchnnError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
     state = {
         key[len("param/") :]: value for key, value in arrays.items() if key.startswith("param/")
     }
     try:
         model.load_state_dict(state, strict=True)
-    except ScratchnnError as exc:
+    except (ScratchnnError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: parameters do not match the architecture ({exc})") from None
-    model.metadata = meta.get("extra", {})
+    extra = meta.get("extra", {})
+    model.metadata = extra if isinstance(extra, dict) else {}
     return model

@@ -13,11 +13,16 @@ mini-batches for some epochs, with bookkeeping around it::
 Every epoch visits each training example exactly once, in a fresh random order drawn
 from an explicit :class:`numpy.random.Generator` (a permutation, not sampling with
 replacement). A batch of one example is just a batch.
+
+Checkpoints, exact resume, clean stops on SIGINT/SIGTERM and what happens on divergence
+are the business of :class:`~scratchnn.training_run.TrainingRun`, which ``fit`` calls
+around the loop (see :mod:`scratchnn.checkpoint` for the file).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import checkpoint as checkpoint_mod
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 from . import schedules as schedules_mod
 from ._validation import as_generator, check_fraction, check_positive
-from .errors import DivergenceError, InputError, ShapeError
+from .errors import InputError, ShapeError
 from .model import Evaluation
+from .training_run import TrainingRun
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -121,6 +128,13 @@ class Callback:
 
     def on_train_end(self, logs: dict[str, float]) -> None: ...
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must keep for an exact resume (numbers, strings, arrays); none here."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output, after ``on_train_begin`` of a resumed run."""
+
 
 class EarlyStopping(Callback):
     """Stop when a monitored metric has not improved for ``patience`` epochs.
@@ -192,6 +206,25 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self._best_state is not None:
             self.model.load_state_dict(self._best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "wait": self._wait,
+            "best_state": self._best_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        best_state = state["best_state"]
+        if not (best_state is None or isinstance(best_state, dict)) or not (
+            state["best"] is None or isinstance(state["best"], (int, float))
+        ):
+            raise ValueError("best and best_state must be a number and parameters, or null")
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.stopped_epoch, self._wait = state["stopped_epoch"], state["wait"]
+        self._best_state = state["best_state"]
+
 
 # -- batches ------------------------------------------------------------------------------
 def batches(
@@ -257,18 +290,36 @@ def _evaluate_prepared(model, X, T, loss, batch_size) -> Evaluation:
 
 
 # -- fit ----------------------------------------------------------------------------------
-def _progress(total: int, desc: str, verbose: int):
+def _progress(total: int, desc: str, verbose: int, initial: int = 0):
     if verbose != 1:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(
-        total=total, desc=desc, unit="batch", leave=True, dynamic_ncols=True, mininterval=0.2
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="batch",
+        leave=True,
+        dynamic_ncols=True,
+        mininterval=0.2,
     )
 
 
 def _grad_sq_norm(model: Sequential) -> float:
     return sum(float(np.vdot(g, g)) for _, _, g in model.parameters())
+
+
+def _hold_out(X, T, validation_split, rng):
+    """Split ``(X, T)`` at random into training and validation parts."""
+    n_val = int(round(X.shape[0] * validation_split))
+    if n_val < 1 or n_val >= X.shape[0]:
+        raise ShapeError(
+            f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} examples "
+            "for validation; use more data or another split"
+        )
+    order = rng.permutation(X.shape[0])
+    return X[order[n_val:]], T[order[n_val:]], X[order[:n_val]], T[order[:n_val]]
 
 
 def fit(
@@ -289,6 +340,9 @@ def fit(
     verbose: int = 1,
     lr_schedule: schedules_mod.Schedule | None = None,
     clip_norm: float | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool | str | checkpoint_mod.Checkpoint = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches; returns the :class:`History`.
 
@@ -306,7 +360,8 @@ def fit(
     optimizer : str or Optimizer
         ``"adam"`` (default, lr 1e-3), ``"sgd"``, ``"adamw"``, ``"rmsprop"`` or an instance.
     epochs, batch_size : int
-        Passes over the data and examples per step (the last batch may be smaller).
+        Passes over the data (in total, counting those of a resumed run) and examples per
+        step (the last batch may be smaller).
     validation_data : (X_val, y_val), optional
         Evaluated after every epoch.
     validation_split : float
@@ -324,14 +379,32 @@ def fit(
         Sets ``optimizer.lr`` at the start of every epoch from the initial rate.
     clip_norm : float, optional
         Clip the global gradient norm to this value before every step.
+    checkpoint : path, optional
+        A run directory: ``checkpoint.npz`` (everything needed to continue exactly) and
+        ``history.csv`` are replaced atomically every ``checkpoint_every`` epochs, at the
+        end, on SIGINT/SIGTERM and (History only) on divergence. See
+        :mod:`scratchnn.checkpoint`.
+    checkpoint_every : int
+        Epochs between checkpoints.
+    resume : bool or "auto"
+        Continue the run saved in ``checkpoint`` until ``epochs`` epochs in total, with the
+        same data and settings (``"auto"``: if there is one). Without it an existing
+        checkpoint is an error rather than overwritten.
 
     Raises
     ------
     InputError
         Bad data or arguments (mismatched lengths, wrong feature count, labels out of range,
-        NaN in X, non-positive batch size or learning rate).
+        NaN in X, non-positive batch size or learning rate), or a resume that does not match
+        its checkpoint.
+    OutputError
+        The checkpoint directory cannot be written (checked before training) or a checkpoint
+        write failed (disk full); the previous checkpoint is unchanged.
     DivergenceError
-        The loss or a gradient became NaN or infinite; the message names the epoch and batch.
+        The loss, a gradient or a parameter became NaN or infinite; the message names the
+        epoch and batch; the last good checkpoint is kept.
+    TrainingInterrupted
+        SIGINT or SIGTERM arrived: the current step was finished and a checkpoint saved.
     """
     loss = losses_mod.get(loss)
     optimizer = optimizers_mod.get(optimizer)
@@ -347,108 +420,132 @@ def fit(
     callbacks = list(callbacks)
 
     X, T = _prepare(model, X, y, loss)
+    X_val = T_val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise InputError("validation_data must be a pair (X_val, y_val)")
         X_val, T_val = _prepare(model, *validation_data, loss, name="X_val")
-    elif validation_split > 0:
-        n_val = int(round(X.shape[0] * validation_split))
-        if n_val < 1 or n_val >= X.shape[0]:
-            raise ShapeError(
-                f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} examples "
-                "for validation; use more data or another split"
-            )
-        order = rng.permutation(X.shape[0])
-        X_val, T_val = X[order[:n_val]], T[order[:n_val]]
-        X, T = X[order[n_val:]], T[order[n_val:]]
-    else:
-        X_val = T_val = None
+    run = TrainingRun.begin(
+        checkpoint,
+        resume,
+        every=checkpoint_every,
+        model=model,
+        optimizer=optimizer,
+        callbacks=callbacks,
+        rng=rng,
+        data=(X, T, X_val, T_val),
+        settings=checkpoint_mod.fit_settings(
+            loss=loss,
+            optimizer=optimizer,
+            lr_schedule=schedule,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data is not None,
+            validation_split=validation_split if validation_data is None else 0.0,
+            shuffle=bool(shuffle),
+            clip_norm=clip_norm,
+            checkpoint_every=checkpoint_every,
+        ),
+    )
+    if validation_data is None and validation_split > 0:
+        X, T, X_val, T_val = _hold_out(X, T, validation_split, run.split_rng)
+    rng, history = run.rng, run.history
+    if run.resumed_from is not None and verbose:
+        stopped = " (stopped early by a callback: nothing to do)" if run.stopped else ""
+        print(f"resuming {run.path} after epoch {run.epoch} of {epochs}{stopped}")
 
-    history = History()
     model.stop_training = False
     base_lr = optimizer.initial_lr
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin({})
+    run.restore_callbacks()
     n_batches = math.ceil(X.shape[0] / batch_size)
 
-    for epoch in range(epochs):
-        optimizer.lr = schedule.lr_at(epoch, base_lr)
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch + 1, {})
-        bar = _progress(n_batches, f"epoch {epoch + 1}/{epochs}", verbose)
-        total_loss = total_correct = 0.0
-        start_time = time.perf_counter()
-        for b, (Xb, Tb) in enumerate(batches(X, T, batch_size, shuffle=shuffle, rng=rng)):
-            Y = model.forward(Xb, training=True)
-            value, dY = loss(Y, Tb)
-            model.backward(dY, input_grad=False)
-            if clip_norm is not None:
-                grad_norm = optimizers_mod.clip_grad_norm(model.parameters(), clip_norm)
-            else:
-                grad_norm = math.sqrt(_grad_sq_norm(model))
-            if not (math.isfinite(value) and math.isfinite(grad_norm)):
-                if bar is not None:
-                    bar.close()
-                what = "loss" if not math.isfinite(value) else "gradient norm"
-                raise DivergenceError(
-                    f"training diverged: the {what} became "
-                    f"{value if what == 'loss' else grad_norm} at epoch {epoch + 1}, batch {b + 1}; "
-                    f"lower the learning rate (now {optimizer.lr:g}) or set clip_norm"
-                )
-            optimizer.step(model.parameters())
-
-            nb = Xb.shape[0]
-            total_loss += value * nb
-            if loss.is_classification:
-                total_correct += loss.accuracy(Y, Tb) * nb
+    with run.catch_signals():
+        for epoch in run.epochs_to_do(epochs):
+            optimizer.lr = schedule.lr_at(epoch, base_lr)
             for cb in callbacks:
-                cb.on_batch_end(b + 1, {"loss": value, "size": nb})
-            if bar is not None:
-                bar.update(1)
-                if b % 20 == 0 or b == n_batches - 1:
-                    bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-        seconds = time.perf_counter() - start_time
+                cb.on_epoch_begin(epoch + 1, {})
+            total_loss, total_correct, seconds_before, first = run.epoch_begin(epoch)
+            bar = _progress(n_batches, f"epoch {epoch + 1}/{epochs}", verbose, initial=first)
+            start_time = time.perf_counter()
+            for b, (Xb, Tb) in run.batches_to_do(
+                batches(X, T, batch_size, shuffle=shuffle, rng=rng)
+            ):
+                Y = model.forward(Xb, training=True)
+                value, dY = loss(Y, Tb)
+                model.backward(dY, input_grad=False)
+                if clip_norm is not None:
+                    grad_norm = optimizers_mod.clip_grad_norm(model.parameters(), clip_norm)
+                else:
+                    grad_norm = math.sqrt(_grad_sq_norm(model))
+                if not (math.isfinite(value) and math.isfinite(grad_norm)):
+                    if bar is not None:
+                        bar.close()
+                    what = "loss" if not math.isfinite(value) else "gradient norm"
+                    raise run.diverged(
+                        f"training diverged: the {what} became "
+                        f"{value if what == 'loss' else grad_norm} at epoch {epoch + 1}, batch {b + 1}; "
+                        f"lower the learning rate (now {optimizer.lr:g}) or set clip_norm"
+                    )
+                optimizer.step(model.parameters())
 
-        n = X.shape[0]
-        row: dict[str, float] = {
-            "epoch": epoch + 1,
-            "loss": total_loss / n,
-            "accuracy": total_correct / n if loss.is_classification else float("nan"),
-            "lr": optimizer.lr,
-            "seconds": seconds,
-        }
-        if X_val is not None:
-            val = _evaluate_prepared(model, X_val, T_val, loss, batch_size=max(batch_size, 1024))
-            row["val_loss"], row["val_accuracy"] = val.loss, val.accuracy
-        history.append(**row)
-        logs = history.records[-1]
-        if bar is not None:
-            bar.set_postfix(
-                {
-                    k: f"{logs[k]:.4f}"
-                    for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                    if not math.isnan(logs[k])
-                },
-                refresh=True,
-            )
-            bar.close()
-        elif verbose >= 2:
-            print(
-                f"epoch {epoch + 1}/{epochs}: "
-                + ", ".join(
-                    f"{k} {logs[k]:.4f}"
-                    for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                    if not math.isnan(logs[k])
+                nb = Xb.shape[0]
+                total_loss += value * nb
+                if loss.is_classification:
+                    total_correct += loss.accuracy(Y, Tb) * nb
+                for cb in callbacks:
+                    cb.on_batch_end(b + 1, {"loss": value, "size": nb})
+                if bar is not None:
+                    bar.update(1)
+                    if b % 20 == 0 or b == n_batches - 1:
+                        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+                if run.signum is not None and b + 1 < n_batches:  # Ctrl-C or SIGTERM
+                    if bar is not None:
+                        bar.close()
+                    seconds = seconds_before + time.perf_counter() - start_time
+                    raise run.interrupt(epoch, b + 1, total_loss, total_correct, seconds)
+            seconds = seconds_before + time.perf_counter() - start_time
+
+            n = X.shape[0]
+            row: dict[str, float] = {
+                "epoch": epoch + 1,
+                "loss": total_loss / n,
+                "accuracy": total_correct / n if loss.is_classification else float("nan"),
+                "lr": optimizer.lr,
+                "seconds": seconds,
+            }
+            if X_val is not None:
+                val = _evaluate_prepared(
+                    model, X_val, T_val, loss, batch_size=max(batch_size, 1024)
                 )
-                + f" ({seconds:.2f} s)"
-            )
-        for cb in callbacks:
-            cb.on_epoch_end(epoch + 1, logs)
-        if model.stop_training:
-            break
+                row["val_loss"], row["val_accuracy"] = val.loss, val.accuracy
+            history.append(**row)
+            logs = history.records[-1]
+            _report(bar, verbose, logs, epoch, epochs, seconds)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch + 1, logs)
+            run.end_epoch(epoch + 1, final=epoch + 1 == epochs, stopped=model.stop_training)
+            if model.stop_training:
+                break
 
     final = history.records[-1] if history.records else {}
     for cb in callbacks:
         cb.on_train_end(final)
     return history
+
+
+def _report(bar, verbose: int, logs: dict[str, float], epoch: int, epochs: int, seconds: float):
+    """Show an epoch's metrics on its progress bar or as one line (``verbose=2``)."""
+    shown = {
+        k: logs[k]
+        for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+        if not math.isnan(logs[k])
+    }
+    if bar is not None:
+        bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=True)
+        bar.close()
+    elif verbose >= 2:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        print(f"epoch {epoch + 1}/{epochs}: {metrics} ({seconds:.2f} s)")

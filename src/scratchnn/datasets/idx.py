@@ -16,6 +16,7 @@ that the data is exactly as long as the header says.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -73,7 +74,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     if len(data) < header:
         raise InputError(f"{path}: truncated IDX header; download the file again")
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for any header
     actual = len(data) - header
     if actual != expected:
         problem = "truncated" if actual < expected else "longer than its header says"
@@ -81,5 +82,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             f"{path}: IDX data is {problem} ({actual} bytes for shape {shape}, expected "
             f"{expected}); download the file again"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    try:
+        array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    except ValueError:  # e.g. (0, 2**31, 2**31): no data, yet too big for NumPy's index type
+        raise InputError(
+            f"{path}: IDX header claims shape {shape}, which NumPy cannot represent; "
+            "the file is damaged, download it again"
+        ) from None
     return array.astype(dtype.newbyteorder("="), copy=True)
