@@ -163,8 +163,9 @@ def comparison_curves(
     """Overlay two runs' loss curves and show how far apart they are, epoch by epoch.
 
     ``table`` has ``epoch`` and, for each name, ``<name>_loss`` (training loss per epoch) and
-    optionally ``<name>_val_loss``. The right panel plots ``|difference|`` on a log scale, so
-    curves that coincide to rounding error (float64) are visibly so.
+    optionally ``<name>_val_loss``. The right panel plots the relative difference on a log
+    scale next to the machine epsilons, so curves that coincide to rounding error (float64)
+    are visibly so; an exact match is drawn at 1e-18.
     """
     frame = _frame(table)
     epochs = frame["epoch"].to_numpy()
@@ -193,20 +194,39 @@ def comparison_curves(
     _epoch_axis(ax, epochs)
     ax.legend(frameon=False)
 
+    floor = 1e-18  # an exact match has no place on a log axis: it is drawn here instead
+    top = floor
     for column, label, color in (
         ("loss", "training", COLORS[0]),
         ("val_loss", "validation", COLORS[1]),
     ):
         a, b = f"{names[0]}_{column}", f"{names[1]}_{column}"
         if _has(frame, a) and _has(frame, b):
-            gap = np.abs(frame[a].to_numpy(float) - frame[b].to_numpy(float))
-            # an exact match has no place on a log axis: show it at the smallest double instead
-            gap = np.maximum(gap, np.finfo(np.float64).tiny)
-            diff_ax.semilogy(epochs, gap, "-o", ms=3, color=color, label=label)
-    diff_ax.set_ylabel(f"|{names[0]} − {names[1]}|")
-    diff_ax.set_title("difference of the curves", loc="left", fontsize=11)
+            ref = np.maximum(np.abs(frame[b].to_numpy(float)), 1e-300)
+            gap = np.abs(frame[a].to_numpy(float) - frame[b].to_numpy(float)) / ref
+            shown = np.maximum(gap, floor)
+            top = max(top, float(np.nanmax(shown)))
+            diff_ax.semilogy(epochs, shown, "-o", ms=4, color=color, label=label)
+    for eps, text in (
+        (np.finfo(np.float32).eps, "float32 ε"),
+        (np.finfo(np.float64).eps, "float64 ε"),
+    ):
+        diff_ax.axhline(eps, ls=":", lw=1, color=COLORS[8])
+        diff_ax.annotate(
+            text,
+            (epochs[0], eps),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=8,
+            color=COLORS[8],
+        )
+    diff_ax.set_ylim(floor / 3, max(top * 10, 1e-5))
+    diff_ax.set_ylabel(f"|{names[0]} − {names[1]}| / |{names[1]}|")
+    diff_ax.set_title(
+        f"relative difference of the curves (0 drawn at {floor:g})", loc="left", fontsize=11
+    )
     _epoch_axis(diff_ax, epochs)
-    diff_ax.legend(frameon=False)
+    diff_ax.legend(frameon=False, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=12)
     if path is not None:
