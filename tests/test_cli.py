@@ -37,11 +37,15 @@ def test_every_command_is_registered():
     )
 
 
-def test_train_with_only_a_dataset_uses_its_defaults(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(("dataset", "best"), [("circle", 0.895), ("square", 0.955)])
+def test_train_with_only_a_dataset_reaches_the_best_possible(
+    tmp_path, monkeypatch, capsys, dataset, best
+):
+    """``scratchnn train --dataset NAME`` alone: within 1.5 points of the Bayes rate on fresh data."""
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["train", "--dataset", "circle", "--verbose", "0"]) == 0
+    assert cli.main(["train", "--dataset", dataset, "--verbose", "0"]) == 0
     (run,) = (tmp_path / "runs").iterdir()
-    assert run.name.startswith("circle-mlp-")
+    assert run.name.startswith(f"{dataset}-mlp-")
     names = {p.name for p in run.iterdir()}
     assert names == {
         "config.json",
@@ -53,11 +57,42 @@ def test_train_with_only_a_dataset_uses_its_defaults(tmp_path, monkeypatch, caps
         "dataset.png",
         "decision_regions.png",
     }
+    assert all((run / n).stat().st_size > 0 for n in names)
     config = json.loads((run / "config.json").read_text())
     assert config["hidden"] == [16, 16] and config["epochs"] == 20 and config["n"] is None
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test_accuracy"] > 0.85 and metrics["epochs"] == 20
-    assert all((run / n).stat().st_size > 0 for n in names)
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(run), "--dataset", dataset, "--n", "100000"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["examples"] == 100000
+    assert report["accuracy"] >= best - 0.015
+    assert report["best_possible_accuracy"] - report["accuracy"] < 0.015
+
+
+@pytest.mark.slow
+def test_the_readme_mnist_command_reaches_98_percent(tmp_path, mnist_dir):
+    args = [
+        "train",
+        "--dataset",
+        "mnist",
+        "--hidden",
+        "524,124",
+        "--epochs",
+        "10",
+        "--batch-size",
+        "250",
+        "--lr",
+        "1e-3",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "mnist"),
+        "--verbose",
+        "0",
+        "--no-plots",
+    ]
+    assert cli.main(args) == 0
+    metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.98 and metrics["n_test"] == 10000
 
 
 def test_train_prints_progress_and_a_summary(tmp_path, capsys):

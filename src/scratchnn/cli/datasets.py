@@ -17,12 +17,20 @@ from ._common import non_negative_int, positive_int
 
 
 def _where(name: str, data_dir: str | None) -> str:
+    """Where ``--dataset NAME`` finds its files without ``--data-dir`` (or in ``data_dir/NAME``)."""
+    if data_dir is not None:
+        for candidate in (Path(data_dir) / name, Path(data_dir)):
+            if candidate.name == name and candidate.is_dir():
+                try:
+                    return str(find_mnist(candidate, name=name))
+                except InputError:
+                    pass
     try:
-        return str(find_mnist(data_dir, name=name))
+        return str(find_mnist(None, name=name))
     except InputError:
         hint = f"scratchnn download {name}" if name in REMOTE_DATASETS else "pass --data-dir"
         env = os.environ.get("SCRATCHNN_DATA")
-        places = [data_dir] if data_dir else []
+        places = [f"{data_dir}/{name}"] if data_dir else []
         places += [f"{env}/{name}"] if env else []
         places.append(str(cache_dir(name)))
         return f"not found (looked in {', '.join(places)}; {hint})"
@@ -37,13 +45,17 @@ def _list(args: argparse.Namespace) -> int:
             size, where = f"{info.n:,}", "generated"
         else:
             size, where = "70,000", _where(info.name, args.data_dir)
-        classes = str(info.num_classes) if info.num_classes else "–"
-        train = f"{hidden} {defaults['activation']}, lr {defaults['lr']:g}, {defaults['epochs']} ep"
-        rows.append((info.name, info.task[:5] + ".", classes, size, train, info.description, where))
-    header = ("name", "task", "classes", "size", "default training", "what", "where")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
+        classes = str(info.num_classes) if info.num_classes else "regression"
+        schedule = " cosine" if defaults.get("lr_schedule") == "cosine" else ""
+        train = (
+            f"{hidden} {defaults['activation']}, lr {defaults['lr']:g}{schedule}, "
+            f"{defaults['epochs']} epochs of {defaults['batch_size']}"
+        )
+        rows.append((info.name, classes, size, train, info.description, where))
+    header = ("name", "classes", "size", "default training", "what", "where")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row[:6], widths)) + "  " + row[6])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5])
     print("\nAny CSV file works too: --dataset PATH.csv --target COLUMN (default 'label').")
     return 0
 
@@ -92,5 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n", type=positive_int, help="points to generate")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (0)")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw the points")
-    parser.add_argument("--data-dir", metavar="DIR", help="also look for MNIST-format files here")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="also look in DIR/NAME (or DIR itself if named NAME)"
+    )
     parser.set_defaults(func=_datasets)

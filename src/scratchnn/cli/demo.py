@@ -54,10 +54,10 @@ def _demo(args: argparse.Namespace) -> int:
                     result.run_dir,
                 )
             )
-    header = f"{'dataset':<8} {'network':<13} {'test acc.':>9} {'best possible':>13} {'seconds':>8}  folder"
+    header = f"{'dataset':<8} {'network':<15} {'test acc.':>9} {'best possible':>13} {'seconds':>8}  folder"
     print(header)
     for dataset, arch, acc, best, seconds, folder in rows:
-        print(f"{dataset:<8} {arch:<13} {acc:>9.1%} {best:>13.1%} {seconds:>8.2f}  {folder}")
+        print(f"{dataset:<8} {arch:<15} {acc:>9.1%} {best:>13.1%} {seconds:>8.2f}  {folder}")
     # A 3-unit ReLU layer often loses a unit for good (a "dead" ReLU) and stalls near 72 %, as
     # the original project saw; the 3-unit net here uses tanh, whose units cannot die.
     print(

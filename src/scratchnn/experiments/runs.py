@@ -216,10 +216,10 @@ def summary_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> 
     """Two aligned columns under a rule, for the end of a command's output.
 
     >>> print(summary_table([("test accuracy", "98.1 %"), ("parameters", "477,690")]))
-    --------------------------
+    -------------------------
     test accuracy   98.1 %
     parameters      477,690
-    --------------------------
+    -------------------------
     """
     rows = [(str(k), str(v)) for k, v in rows]
     width = max((len(k) for k, _ in rows), default=0) + 3

@@ -54,7 +54,7 @@ def results_table(ax: Axes, results: Mapping[str, str], title: str = "results") 
     if not results:
         return
     rows = [[str(k), str(v)] for k, v in results.items()]
-    table = ax.table(cellText=rows, colWidths=[0.55, 0.45], loc="upper center", cellLoc="left")
+    table = ax.table(cellText=rows, colWidths=[0.44, 0.56], loc="upper center", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1.0, 1.35)
@@ -103,8 +103,8 @@ def training_curves(
     epochs = frame["epoch"].to_numpy()
     with_accuracy = _has(frame, "accuracy") or _has(frame, "val_accuracy")
     panels = 3 if with_accuracy else 2
-    fig = new_figure(5.0 * panels, 4.3)
-    axes = fig.subplots(1, panels, width_ratios=[1] * (panels - 1) + [0.9])
+    fig = new_figure(5.2 * panels, 4.3)
+    axes = fig.subplots(1, panels, width_ratios=[1] * (panels - 1) + [1.1])
 
     ax = axes[0]
     if _has(frame, "loss"):
@@ -139,8 +139,25 @@ def training_curves(
             ax.axhline(
                 100 * best, ls=":", lw=1.5, color=COLORS[2], label=f"best possible ({best:.1%})"
             )
+        # Zoom on the curves; the chance level is drawn if it is near them, else named in
+        # the legend (on MNIST, 11 % would squash 98 % and 99 % into one line).
+        values = [
+            100 * frame[c].to_numpy(float) for c in ("accuracy", "val_accuracy") if _has(frame, c)
+        ]
+        values += [
+            np.array([100 * v]) for v in (test_accuracy, best) if v is not None and math.isfinite(v)
+        ]
+        low = float(np.nanmin(np.concatenate(values)))
+        high = float(np.nanmax(np.concatenate(values)))
+        pad = max(0.08 * (high - low), 0.5)
         if chance is not None:
-            ax.axhline(100 * chance, ls="--", lw=1, color=COLORS[8], label=f"chance ({chance:.0%})")
+            style = dict(ls="--", lw=1, color=COLORS[8])
+            if 100 * chance >= low - 0.5 * (high - low) - pad:
+                ax.axhline(100 * chance, label=f"chance ({chance:.1%})", **style)
+                low = min(low, 100 * chance)
+            else:
+                ax.plot([], [], label=f"chance: {chance:.1%} (below the axis)", **style)
+        ax.set_ylim(low - pad, min(high + pad, 100.5))
         ax.set_ylabel("accuracy (%)")
         ax.set_title("accuracy per epoch", loc="left", fontsize=11)
         _epoch_axis(ax, epochs)
