@@ -106,3 +106,24 @@ def test_regression_compare(tmp_path, torch):
     config = resolve_config({"dataset": "sine", "n": 300, "epochs": 2, "dtype": "float64"})
     summary = compare_with_torch(config, tmp_path / "s", verbose=0, plots=False, log=lambda s: None)
     assert summary["max_rel_loss_difference"] < 1e-10
+
+
+def test_benchmark_script_smoke(torch):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_mlp_mnist.py"), "--smoke", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"scratchnn_s_per_epoch", "torch_s_per_epoch", "ratio"} <= set(last)
+    assert last["ratio"] > 0 and last["max_abs_loss_difference"] < 1e-4

@@ -234,3 +234,26 @@ def test_apply_preprocess_errors():
         apply_preprocess({"scaler": {"kind": "none"}}, np.zeros((0, 2)))
     with pytest.raises(InputError, match="unknown scaler"):
         apply_preprocess({"scaler": {"kind": "magic"}}, np.zeros((1, 2)))
+
+
+def test_fashion_mnist_is_any_directory_of_idx_files(tmp_path):
+    """``--dataset fashion-mnist --data-dir DIR``: MNIST's format, Zalando's class names."""
+    from test_datasets_download import tiny_idx_set
+
+    tiny_idx_set(tmp_path / "fashion-mnist")
+    data = load_dataset("fashion-mnist", data_dir=tmp_path, val_split=0.0)
+    assert data.sizes == (20, 0, 5) and data.classes[0] == "T-shirt/top"
+    config = resolve_config(
+        {
+            "dataset": "fashion-mnist",
+            "data_dir": str(tmp_path),
+            "hidden": [8],
+            "epochs": 1,
+            "val_split": 0.0,
+        }
+    )
+    result = run_training(config, tmp_path / "run", verbose=0, log=lambda s: None)
+    assert {"predictions.png", "weights.png", "confusion_matrix.png"} <= {
+        p.name for p in result.files
+    }
+    assert load_model(tmp_path / "run" / "model.npz").metadata["classes"][9] == "Ankle boot"

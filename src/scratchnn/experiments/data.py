@@ -248,6 +248,13 @@ def _split(
     test_split: float,
     seed: int,
 ) -> tuple[np.ndarray, ...]:
+    if not 0 < test_split < 1:
+        raise InputError(f"--test-split must be between 0 and 1 (exclusive), got {test_split:g}")
+    if not 0 <= val_split < 1 or val_split + test_split >= 1:
+        raise InputError(
+            f"--val-split {val_split:g} and --test-split {test_split:g} leave nothing to train "
+            "on; make them smaller"
+        )
     stratify = task == "classification"
     train, val, test = train_val_test_indices(
         len(X), val_split, test_split, y if stratify else None, stratify, rng_for(seed, "split")

@@ -507,6 +507,7 @@ def write_plots(
                 data.classes,
                 path=path,
                 title=f"{data.name}: training data",
+                axis_labels=data.feature_names or ("x", "y"),
             )
             written.append(path)
             path = run_dir / "decision_regions.png"
@@ -518,6 +519,7 @@ def write_plots(
                 data.classes,
                 path=path,
                 best=best,
+                axis_labels=data.feature_names or ("x", "y"),
                 title=f"{data.name}: decision regions, test points "
                 f"({_pct(metrics['test_accuracy'])} right)",
             )
@@ -534,7 +536,7 @@ def write_plots(
                 data.classes,
                 path=path,
                 title=f"{data.name}: the first {len(shown) - wrong} test images and {wrong} of "
-                f"the {total_wrong:,} misclassified ones (red: predicted / true label)",
+                f"the {total_wrong:,} misclassified ones (red: predicted, and the true label)",
             )
             written.append(path)
             first = model.layers[0]

@@ -82,6 +82,7 @@ def dataset_scatter(
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     max_points: int = 5000,
+    axis_labels: Sequence[str] = ("x", "y"),
 ) -> Figure:
     """The 2-D points coloured by class (a random subset of ``max_points`` for large sets)."""
     X = _check_2d(X)
@@ -92,8 +93,8 @@ def dataset_scatter(
     ax = fig.subplots()
     _scatter(ax, X[idx], y[idx], _names(classes, k), _point_size(len(idx)))
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     shown = f"{len(idx):,} of {len(X):,} points" if len(idx) < len(X) else f"{len(X):,} points"
     ax.set_title(title or f"the data ({shown})", fontsize=11)
     ax.legend(frameon=True, framealpha=0.85, markerscale=1.5, loc="best")
@@ -113,6 +114,7 @@ def decision_regions(
     resolution: int = 300,
     max_points: int = 2000,
     best: Predict | None = None,
+    axis_labels: Sequence[str] = ("x", "y"),
 ) -> Figure:
     """The class ``predict`` assigns to every point of the plane, with the data on top.
 
@@ -131,6 +133,8 @@ def decision_regions(
         At most this many points are drawn (a random subset).
     best : callable, optional
         The Bayes-optimal classifier, whose boundary is drawn as a dashed line for comparison.
+    axis_labels : pair of str
+        Names of the two features.
     """
     X = _check_2d(X)
     y = np.asarray(y).astype(np.int64)
@@ -196,8 +200,8 @@ def decision_regions(
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     accuracy = 1 - wrong.mean()
     ax.set_title(
         title or f"decision regions ({accuracy:.1%} of the points shown right)", fontsize=11

@@ -64,8 +64,8 @@ def prediction_grid(
 ) -> Figure:
     """A grid of images, each titled with its predicted label; misclassified ones in red.
 
-    A wrong prediction is titled ``pred / true`` and framed in red; right ones are titled
-    with the label in green. Pass the images to show (e.g. ``images[choose_examples(...)]``).
+    A wrong prediction is titled with the predicted label and, below it, the true one, and
+    framed in red; right ones are titled with the label in green. Pass the images to show (e.g. ``images[choose_examples(...)]``).
     """
     images = _as_2d_images(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -74,9 +74,14 @@ def prediction_grid(
         raise ShapeError(f"{n} images but {len(y_true)} true and {len(y_pred)} predicted labels")
     names = [str(c) for c in classes] if classes is not None else None
     label = (lambda i: names[int(i)]) if names else (lambda i: str(int(i)))
+    longest = max((len(label(v)) for v in np.concatenate([y_true, y_pred])), default=1)
+    if longest > 4:  # names such as "Ankle boot": fewer, wider cells
+        columns = min(columns, 8)
+    width = 1.05 if longest <= 4 else 1.45
+    fontsize = 8 if longest <= 8 else 7
     columns = max(1, min(columns, n))
     rows = math.ceil(n / columns)
-    fig = new_figure(1.05 * columns + 0.2, 1.25 * rows + 0.5)
+    fig = new_figure(width * columns + 0.2, 1.45 * rows + 0.5)
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     wrong_count = 0
     for i, ax in enumerate(axes):
@@ -89,13 +94,17 @@ def prediction_grid(
         right = y_true[i] == y_pred[i]
         wrong_count += not right
         color = RIGHT if right else WRONG
-        text = label(y_pred[i]) if right else f"{label(y_pred[i])} / {label(y_true[i])}"
-        ax.set_title(text, fontsize=8, color=color, fontweight="normal" if right else "bold", pad=2)
+        # two lines for a mistake: what the model said, then the truth
+        text = label(y_pred[i]) if right else f"{label(y_pred[i])}\n(true: {label(y_true[i])})"
+        ax.set_title(
+            text, fontsize=fontsize, color=color, pad=2, fontweight="normal" if right else "bold"
+        )
         for spine in ax.spines.values():
             spine.set_edgecolor(color if not right else "#bbbbbb")
             spine.set_linewidth(2.2 if not right else 0.6)
     fig.suptitle(
-        title or f"predicted labels (green: right; red: predicted / true, {wrong_count} of {n})",
+        title
+        or f"predicted labels (green: right; red: wrong, with the true label; {wrong_count} of {n})",
         fontsize=10,
     )
     if path is not None:
