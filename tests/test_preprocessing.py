@@ -61,3 +61,21 @@ def test_standardizer_keeps_float32_and_handles_constant_columns():
 def test_minmax():
     s = MinMaxScaler(-1, 1).fit(np.array([[0.0], [10.0]]))
     np.testing.assert_allclose(s.transform(np.array([[5.0], [10.0]])).ravel(), [0.0, 1.0])
+
+
+def test_train_val_test_indices_are_stratified_disjoint_and_seeded():
+    from scratchnn.preprocessing import train_val_test_indices
+
+    y = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    train, val, test = train_val_test_indices(100, 0.1, 0.2, y, rng=0)
+    assert len(train) == 70 and len(val) == 10 and len(test) == 20
+    assert np.bincount(y[test]).tolist() == [12, 6, 2]
+    assert np.bincount(y[val]).tolist() == [6, 3, 1]
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(100))
+    again = train_val_test_indices(100, 0.1, 0.2, y, rng=0)
+    for a, b in zip((train, val, test), again):
+        np.testing.assert_array_equal(a, b)
+    train, val, test = train_val_test_indices(10, 0.0, 0.3, rng=1)
+    assert len(val) == 0 and len(test) == 3 and len(train) == 7
+    with pytest.raises(InputError, match="leaves nothing to train on"):
+        train_val_test_indices(10, 0.5, 0.5)

@@ -17,7 +17,14 @@ from ._validation import as_generator, check_fraction
 from .errors import InputError, NotFittedError, ShapeError
 from .losses import one_hot
 
-__all__ = ["MinMaxScaler", "Standardizer", "one_hot", "split_indices", "train_test_split"]
+__all__ = [
+    "MinMaxScaler",
+    "Standardizer",
+    "one_hot",
+    "split_indices",
+    "train_test_split",
+    "train_val_test_indices",
+]
 
 
 def split_indices(
@@ -76,6 +83,42 @@ def train_test_split(
         X.shape[0], test_size, y if strat else None, strat, rng if rng is not None else seed
     )
     return X[train], X[test], y[train], y[test]
+
+
+def train_val_test_indices(
+    n: int,
+    val_size: float,
+    test_size: float,
+    y: np.ndarray | None = None,
+    stratify: bool = True,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random ``(train_idx, val_idx, test_idx)``, each a fraction of all ``n`` examples.
+
+    ``test_size`` and ``val_size`` are fractions of the whole set (``val_size`` may be 0,
+    giving an empty validation part). With labels ``y`` both splits are stratified, so each
+    class keeps its proportion in all three parts.
+
+    >>> y = np.array([0] * 50 + [1] * 50)
+    >>> tr, va, te = train_val_test_indices(100, 0.1, 0.2, y, rng=0)
+    >>> len(tr), len(va), len(te), int(y[te].sum()), int(y[va].sum())
+    (70, 10, 20, 10, 5)
+    """
+    check_fraction(val_size, "val_size")
+    check_fraction(test_size, "test_size", allow_zero=False)
+    if val_size + test_size >= 1:
+        raise InputError(
+            f"val_size + test_size = {val_size + test_size:g} leaves nothing to train on; "
+            "make them smaller"
+        )
+    rng = as_generator(rng)
+    rest, test = split_indices(n, test_size, y, stratify, rng)
+    if val_size == 0:
+        return rest, np.empty(0, dtype=rest.dtype), test
+    # val_size is a fraction of the whole set, so of the remainder it is val / (1 - test)
+    sub_y = None if y is None else np.asarray(y)[rest]
+    train_pos, val_pos = split_indices(rest.size, val_size / (1 - test_size), sub_y, stratify, rng)
+    return rest[train_pos], rest[val_pos], test
 
 
 class Standardizer:

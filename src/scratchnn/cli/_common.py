@@ -1,0 +1,243 @@
+"""Options shared by the commands that train (``train``, ``compare``, and later ``vae``).
+
+Each ``add_*`` function adds one group of options to a subcommand's parser;
+:func:`config_from_args` turns the parsed options into the resolved configuration dict of
+:func:`scratchnn.experiments.resolve_config` (dataset defaults filled in). Options left out
+on the command line are ``None`` here, so that a dataset's own default applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import experiments
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "add_data_arguments",
+    "add_model_arguments",
+    "add_output_arguments",
+    "add_training_arguments",
+    "config_from_args",
+    "fraction",
+    "hidden_sizes",
+    "positive_float",
+    "positive_int",
+]
+
+#: Config keys set by the options below (model-specific ones come from ``ModelSpec.options``).
+COMMON_OPTIONS = (
+    "dataset",
+    "data_dir",
+    "n",
+    "target",
+    "task",
+    "seed",
+    "val_split",
+    "test_split",
+    "model",
+    "hidden",
+    "activation",
+    "dropout",
+    "dtype",
+    "loss",
+    "optimizer",
+    "lr",
+    "lr_schedule",
+    "weight_decay",
+    "epochs",
+    "batch_size",
+)
+
+
+def hidden_sizes(text: str) -> list[int]:
+    """``"524,124"`` -> ``[524, 124]``; ``""`` or ``"none"`` -> ``[]`` (no hidden layer)."""
+    if text.strip().lower() in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of sizes such as 16,16"
+        ) from None
+    if any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive number, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, splits: bool = True) -> None:
+    """``--dataset``, ``--data-dir``, ``--n``, ``--target``, ``--task``, ``--seed`` and the splits."""
+    group = parser.add_argument_group("data")
+    names = ", ".join(experiments.DATASETS)
+    group.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME|PATH.csv",
+        help=f"one of {names}, or a CSV file",
+    )
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory with the MNIST-format IDX files (else $SCRATCHNN_DATA/NAME, then the cache)",
+    )
+    group.add_argument(
+        "--n", type=positive_int, metavar="N", help="points to generate (synthetic datasets)"
+    )
+    group.add_argument(
+        "--target", metavar="COLUMN", help="label column of a CSV file (default 'label')"
+    )
+    group.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        help="what the CSV target is (default auto: whole numbers and names are classes)",
+    )
+    group.add_argument(
+        "--seed", type=non_negative_int, help="one seed for data, split, weights and order (0)"
+    )
+    if splits:
+        group.add_argument(
+            "--val-split", type=fraction, metavar="F", help="validation fraction (default 0.1)"
+        )
+        group.add_argument(
+            "--test-split",
+            type=fraction,
+            metavar="F",
+            help="test fraction (default 0.2; MNIST uses its own test set)",
+        )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = True) -> None:
+    """``--model`` (from the registry), ``--hidden``, ``--activation``, ``--dropout``, ``--dtype``.
+
+    Every registered :class:`~scratchnn.experiments.ModelSpec` with ``add_arguments`` adds
+    its own options to this group.
+    """
+    group = parser.add_argument_group("model")
+    if choose_model:
+        group.add_argument(
+            "--model",
+            choices=sorted(experiments.MODELS),
+            help="architecture (default mlp): "
+            + "; ".join(f"{s.name}: {s.description}" for s in experiments.MODELS.values()),
+        )
+    group.add_argument(
+        "--hidden",
+        type=hidden_sizes,
+        metavar="SIZES",
+        help="hidden layer sizes, e.g. 16,16 (default per dataset; 'none' for no hidden layer)",
+    )
+    group.add_argument(
+        "--activation",
+        choices=("relu", "leaky_relu", "tanh", "sigmoid"),
+        help="hidden activation (default relu)",
+    )
+    group.add_argument(
+        "--dropout", type=fraction, metavar="P", help="dropout after each hidden layer (0)"
+    )
+    group.add_argument(
+        "--dtype", choices=("float32", "float64"), help="parameter and data type (float32)"
+    )
+    for spec in experiments.MODELS.values():
+        if spec.add_arguments is not None:
+            spec.add_arguments(group)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--loss``, ``--optimizer``, ``--lr``, ``--lr-schedule``, ``--weight-decay``, ``--epochs``, ``--batch-size``."""
+    group = parser.add_argument_group("training")
+    group.add_argument(
+        "--loss", choices=("ce", "bce", "mse"), help="ce (classes) or mse (regression) by default"
+    )
+    group.add_argument(
+        "--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), help="default adam"
+    )
+    group.add_argument("--lr", type=positive_float, help="learning rate (default per dataset)")
+    group.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        help="learning rate per epoch: constant, or cosine decay from --lr to 0 over --epochs "
+        "(default per dataset: cosine for MNIST)",
+    )
+    group.add_argument(
+        "--weight-decay", type=non_negative_float, metavar="λ", help="L2 weight decay (0)"
+    )
+    group.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    group.add_argument("--batch-size", type=positive_int, help="examples per step")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--out``, ``--overwrite``, ``--no-plots``, ``--verbose``."""
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/<dataset>-<model>-<date>-<time>)"
+    )
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace the results of a run already in --out"
+    )
+    group.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    group.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 quiet, 1 a progress bar per epoch (default), 2 a line per epoch",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The resolved configuration for the parsed options (dataset defaults filled in)."""
+    keys = list(COMMON_OPTIONS)
+    for spec in experiments.MODELS.values():
+        keys += [k for k in spec.options if k not in keys]
+    return experiments.resolve_config(experiments.namespace_options(args, keys))

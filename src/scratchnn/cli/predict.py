@@ -1,0 +1,90 @@
+"""``scratchnn predict``: a trained model's predictions for new inputs, written as CSV.
+
+    scratchnn predict --model runs/circle/model.npz --input points.csv --output predictions.csv
+    scratchnn predict --model runs/mnist --input t10k-images-idx3-ubyte.gz --output digits.csv
+
+Inputs: a CSV file (the model's feature columns are picked by name; other columns, such as a
+label, are kept in the output but not used), a NumPy ``.npy`` array, or an IDX file of
+images. The output has the input's columns (or an ``index``), then ``prediction`` in the
+model's own labels and, for a classifier, one probability column ``p_<class>`` per class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import experiments
+from ..datasets import read_idx
+from ..datasets.tabular import load_features
+from ..errors import InputError, ShapeError
+from ..serialization import atomic_write_bytes, load_model
+from .evaluate import model_path
+
+
+def _read_inputs(path: Path, meta: dict, input_size: int | None) -> tuple[np.ndarray, pd.DataFrame]:
+    name = path.name.lower()
+    if name.endswith(".npy"):
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        return X, pd.DataFrame({"index": np.arange(len(X))})
+    if "idx" in name or name.endswith("-ubyte") or name.endswith("-ubyte.gz"):
+        X = read_idx(path)
+        return X, pd.DataFrame({"index": np.arange(len(X))})
+    target = meta.get("target") or "label"
+    X, features, frame = load_features(path, meta.get("feature_names"), exclude=(target,))
+    if input_size is not None and len(features) != input_size:
+        raise ShapeError(
+            f"{path}: {len(features)} feature columns but the model expects {input_size}; "
+            "use a file with the columns the model was trained on"
+        )
+    return X, frame
+
+
+def _predict(args: argparse.Namespace) -> int:
+    path = model_path(args.model)
+    model = load_model(path)
+    meta = model.metadata
+    X, frame = _read_inputs(Path(args.input), meta, model.input_dim)
+    outputs = experiments.predict_outputs(model, X)
+    out = frame.copy()
+    if meta.get("task", "classification") == "regression":
+        out["prediction"] = outputs[:, 0] if outputs.shape[1] == 1 else list(outputs)
+    else:
+        classes = meta.get("classes") or list(range(max(outputs.shape[1], 2)))
+        labels = experiments.outputs_to_labels(outputs)
+        out["prediction"] = [classes[i] for i in labels]
+        probabilities = experiments.outputs_to_probabilities(outputs)
+        for k, name in enumerate(classes):
+            out[f"p_{name}"] = probabilities[:, k]
+    text = out.to_csv(index=False)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        atomic_write_bytes(Path(args.output), text.encode())
+        print(f"wrote {len(out):,} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "predict",
+        help="write a trained model's predictions for new inputs as CSV",
+        description="Write a trained model's predictions for new inputs as CSV.",
+    )
+    parser.add_argument(
+        "--model", required=True, metavar="PATH", help="model.npz, or the run folder holding it"
+    )
+    parser.add_argument(
+        "--input", required=True, metavar="FILE", help="a CSV, .npy or IDX file of inputs"
+    )
+    parser.add_argument(
+        "--output", metavar="FILE.csv", help="where to write the predictions (default: stdout)"
+    )
+    parser.set_defaults(func=_predict)

@@ -1,0 +1,387 @@
+"""Train the same network in scratchnn and in PyTorch, side by side (``scratchnn compare``).
+
+Both start from the *same initial weights* (scratchnn's, copied into ``torch.nn`` modules;
+``Dense.W`` is ``(out, in)`` like ``nn.Linear.weight``, so nothing is transposed), see the
+*same batches in the same order* (the permutations of one seeded generator, drawn exactly
+as :func:`scratchnn.training.batches` draws them) and use the *same optimizer* with the same
+hyper-parameters (``torch.optim.Adam`` for :class:`~scratchnn.optimizers.Adam`, ...). In
+float64 the two loss curves then coincide to rounding error; in float32 they drift apart
+slowly, as any two float32 implementations do.
+
+PyTorch is optional (``pip install "scratchnn[torch]"``) and imported only when a comparison
+runs; :data:`TORCH_LAYERS` says how each layer class is translated, so new layers (a
+convolution, say) can be added there.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import experiments
+from . import losses as losses_mod
+from .errors import InputError, ScratchnnError
+from .layers import Dense, Dropout, Flatten, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+from .model import Sequential
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+
+__all__ = ["TORCH_LAYERS", "compare_with_torch", "import_torch", "to_torch", "torch_optimizer"]
+
+
+def import_torch() -> Any:
+    """Import PyTorch, or explain how to install the optional extra."""
+    try:
+        import torch
+    except ImportError:
+        raise ScratchnnError(
+            "scratchnn compare needs PyTorch, an optional extra: pip install 'scratchnn[torch]' "
+            "(or pip install torch==2.13.0)"
+        ) from None
+    return torch
+
+
+def _dense(layer: Dense, torch: Any) -> Any:
+    W = torch.from_numpy(layer.params["W"])
+    # created in the parameters' own dtype: going through torch's default (float32) would
+    # round float64 weights before the comparison starts
+    linear = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias, dtype=W.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(W)
+        if layer.bias:
+            linear.bias.copy_(torch.from_numpy(layer.params["b"]))
+    return linear
+
+
+def _dropout(layer: Dropout, torch: Any) -> Any:
+    if layer.p > 0:
+        raise InputError(
+            "compare cannot match dropout masks between scratchnn and PyTorch; use --dropout 0"
+        )
+    return torch.nn.Identity()
+
+
+#: How each scratchnn layer class becomes a ``torch.nn`` module (with the same parameters).
+TORCH_LAYERS: dict[type[Layer], Callable[[Any, Any], Any]] = {
+    Dense: _dense,
+    ReLU: lambda layer, torch: torch.nn.ReLU(),
+    LeakyReLU: lambda layer, torch: torch.nn.LeakyReLU(layer.negative_slope),
+    Tanh: lambda layer, torch: torch.nn.Tanh(),
+    Sigmoid: lambda layer, torch: torch.nn.Sigmoid(),
+    Identity: lambda layer, torch: torch.nn.Identity(),
+    Flatten: lambda layer, torch: torch.nn.Flatten(),
+    Dropout: _dropout,
+}
+
+
+def to_torch(model: Sequential, torch: Any | None = None) -> Any:
+    """A ``torch.nn.Sequential`` twin of ``model`` holding copies of its current parameters."""
+    torch = torch or import_torch()
+    modules = []
+    for i, layer in enumerate(model):
+        convert = TORCH_LAYERS.get(type(layer))
+        if convert is None:
+            raise InputError(
+                f"layer {i} ({type(layer).__name__}) has no PyTorch twin in "
+                "scratchnn.compare.TORCH_LAYERS; add one there to compare this model"
+            )
+        modules.append(convert(layer, torch))
+    dtype = torch.float64 if model.dtype == np.float64 else torch.float32
+    return torch.nn.Sequential(*modules).to(dtype)
+
+
+def torch_optimizer(optimizer: Optimizer, parameters: Any, torch: Any) -> Any:
+    """The ``torch.optim`` optimizer with the same update rule and hyper-parameters."""
+    h = optimizer.hyperparameters()
+    if isinstance(optimizer, AdamW):
+        return torch.optim.AdamW(
+            parameters,
+            lr=h["lr"],
+            betas=(h["beta1"], h["beta2"]),
+            eps=h["eps"],
+            weight_decay=h["weight_decay"],
+        )
+    if isinstance(optimizer, Adam):
+        return torch.optim.Adam(
+            parameters,
+            lr=h["lr"],
+            betas=(h["beta1"], h["beta2"]),
+            eps=h["eps"],
+            weight_decay=h["weight_decay"],
+        )
+    if isinstance(optimizer, SGD):
+        return torch.optim.SGD(
+            parameters,
+            lr=h["lr"],
+            momentum=h["momentum"],
+            nesterov=h["nesterov"],
+            weight_decay=h["weight_decay"],
+        )
+    if isinstance(optimizer, RMSprop):
+        return torch.optim.RMSprop(
+            parameters,
+            lr=h["lr"],
+            alpha=h["alpha"],
+            eps=h["eps"],
+            momentum=h["momentum"],
+            centered=h["centered"],
+            weight_decay=h["weight_decay"],
+        )
+    raise InputError(f"no PyTorch twin for the optimizer {type(optimizer).__name__}")
+
+
+def _torch_loss(name: str, torch: Any) -> tuple[Callable[[Any, Any], Any], bool]:
+    """``(loss(outputs, targets), is_classification)`` as scratchnn's loss of that name."""
+    kind = type(losses_mod.get(name)).__name__
+    F = torch.nn.functional
+    if kind == "SoftmaxCrossEntropy":
+        return F.cross_entropy, True
+    if kind == "BCEWithLogits":
+        return (lambda out, t: F.binary_cross_entropy_with_logits(out, t.view_as(out))), True
+    if kind == "MSE":
+        return (lambda out, t: F.mse_loss(out, t.view_as(out))), False
+    raise InputError(f"compare supports the losses ce, bce and mse, not {name!r}")
+
+
+def _torch_targets(y: np.ndarray, loss: str, torch: Any, dtype: Any) -> Any:
+    kind = type(losses_mod.get(loss)).__name__
+    if kind == "SoftmaxCrossEntropy":
+        return torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return torch.from_numpy(np.asarray(y, dtype=dtype).reshape(len(y), -1))
+
+
+def _correct(out: Any, t: Any, classification: bool) -> float:
+    if not classification:
+        return 0.0
+    if out.shape[1] == 1:
+        pred = (out[:, 0] > 0).long()
+        return float((pred == t.view(-1).long()).sum())
+    return float((out.argmax(1) == t).sum())
+
+
+def _torch_evaluate(net, X, T, loss_fn, classification, batch_size, torch) -> tuple[float, float]:
+    total = correct = 0.0
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            out = net(X[start : start + batch_size])
+            t = T[start : start + batch_size]
+            total += float(loss_fn(out, t)) * len(out)
+            correct += _correct(out, t, classification)
+    n = len(X)
+    return total / n, (correct / n if classification else float("nan"))
+
+
+def train_torch(
+    net: Any,
+    optimizer: Any,
+    loss: str,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    torch: Any,
+    lr_at: Callable[[int], float] | None = None,
+) -> list[dict[str, float]]:
+    """PyTorch's version of :func:`scratchnn.training.fit`'s loop, record for record.
+
+    Each epoch visits the examples in the order ``rng.permutation(n)``, exactly as
+    :func:`scratchnn.training.batches` does, and records the same History columns.
+    ``lr_at(epoch)`` (0-based) sets the learning rate at the start of each epoch, as ``fit``
+    does with its ``lr_schedule``.
+    """
+    loss_fn, classification = _torch_loss(loss, torch)
+    X = torch.from_numpy(X_train)
+    T = _torch_targets(y_train, loss, torch, X_train.dtype)
+    if validation is not None:
+        X_val = torch.from_numpy(validation[0])
+        T_val = _torch_targets(validation[1], loss, torch, X_train.dtype)
+    n = len(X_train)
+    records = []
+    for epoch in range(epochs):
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(epoch)
+        order = torch.from_numpy(rng.permutation(n))
+        total = correct = 0.0
+        start = time.perf_counter()
+        net.train()
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            Xb, Tb = X[idx], T[idx]
+            out = net(Xb)
+            value = loss_fn(out, Tb)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            total += value.item() * len(idx)
+            correct += _correct(out.detach(), Tb, classification)
+        seconds = time.perf_counter() - start
+        row = {
+            "epoch": epoch + 1,
+            "loss": total / n,
+            "accuracy": correct / n if classification else float("nan"),
+            "val_loss": float("nan"),
+            "val_accuracy": float("nan"),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+        }
+        if validation is not None:
+            net.eval()
+            row["val_loss"], row["val_accuracy"] = _torch_evaluate(
+                net, X_val, T_val, loss_fn, classification, max(batch_size, 1024), torch
+            )
+        records.append(row)
+    return records
+
+
+def compare_with_torch(
+    config: Mapping[str, Any],
+    out_dir: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    verbose: int = 1,
+    plots: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train ``config``'s model in scratchnn and in PyTorch from the same start; write the table.
+
+    Writes ``config.json``, ``compare.csv`` (per epoch: both training losses, validation
+    losses and accuracies, seconds), ``compare.json`` (the summary) and ``compare.png`` (the
+    overlaid loss curves and their difference) into the run folder; returns the summary.
+    """
+    torch = import_torch()
+    from .training import evaluate, fit
+
+    experiment = experiments.prepare_experiment(config)
+    config = experiment.config
+    data, model = experiment.data, experiment.model
+    net = to_torch(model, torch)  # copies the initial weights before scratchnn trains
+    run_dir = experiments.make_run_dir(out_dir, f"compare-{data.name}-{config['model']}", overwrite)
+    experiments.write_json(run_dir / "config.json", config)
+    log(
+        f"{data.name}: {data.sizes[0]:,} train / {data.sizes[1]:,} validation / "
+        f"{data.sizes[2]:,} test; model {experiments.describe_model(model)} "
+        f"({model.num_parameters:,} parameters, {model.dtype.name}); PyTorch {torch.__version__}"
+    )
+    validation = (experiment.X_val, data.y_val) if experiment.X_val is not None else None
+
+    ours = experiments.make_optimizer(config)
+    theirs = torch_optimizer(ours, net.parameters(), torch)
+    schedule = experiments.make_schedule(config)
+    base_lr = ours.initial_lr
+    log("scratchnn:")
+    start = time.perf_counter()
+    history = fit(
+        model,
+        experiment.X_train,
+        data.y_train,
+        loss=experiment.loss,
+        optimizer=ours,
+        lr_schedule=schedule,
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        validation_data=validation,
+        rng=experiments.rng_for(config["seed"], "shuffle"),
+        verbose=verbose,
+    )
+    our_seconds = time.perf_counter() - start
+    our_test = evaluate(model, experiment.X_test, data.y_test, loss=experiment.loss)
+
+    log("PyTorch: training ...")
+    start = time.perf_counter()
+    records = train_torch(
+        net,
+        theirs,
+        experiment.loss,
+        experiment.X_train,
+        data.y_train,
+        validation,
+        config["epochs"],
+        config["batch_size"],
+        experiments.rng_for(config["seed"], "shuffle"),
+        torch,
+        lr_at=lambda epoch: schedule.lr_at(epoch, base_lr),
+    )
+    torch_seconds = time.perf_counter() - start
+    loss_fn, classification = _torch_loss(experiment.loss, torch)
+    net.eval()
+    torch_test = _torch_evaluate(
+        net,
+        torch.from_numpy(experiment.X_test),
+        _torch_targets(data.y_test, experiment.loss, torch, experiment.X_test.dtype),
+        loss_fn,
+        classification,
+        1024,
+        torch,
+    )
+
+    ours_frame = history.to_dataframe()
+    theirs_frame = pd.DataFrame(records)
+    table = pd.DataFrame({"epoch": ours_frame["epoch"]})
+    for column in ("loss", "val_loss", "accuracy", "val_accuracy", "seconds"):
+        table[f"scratchnn_{column}"] = ours_frame[column]
+        table[f"torch_{column}"] = theirs_frame[column]
+    gap = np.abs(table["scratchnn_loss"] - table["torch_loss"]).to_numpy()
+    per_epoch = (float(ours_frame["seconds"].mean()), float(theirs_frame["seconds"].mean()))
+    summary = {
+        "dataset": data.name,
+        "architecture": experiments.describe_model(model),
+        "parameters": model.num_parameters,
+        "dtype": model.dtype.name,
+        "epochs": len(table),
+        "torch_version": torch.__version__,
+        "scratchnn": {
+            "test_accuracy": our_test.accuracy,
+            "test_loss": our_test.loss,
+            "train_seconds": our_seconds,
+            "seconds_per_epoch": per_epoch[0],
+            "final_train_loss": float(ours_frame["loss"].iloc[-1]),
+        },
+        "torch": {
+            "test_accuracy": torch_test[1],
+            "test_loss": torch_test[0],
+            "train_seconds": torch_seconds,
+            "seconds_per_epoch": per_epoch[1],
+            "final_train_loss": float(theirs_frame["loss"].iloc[-1]),
+        },
+        "max_abs_loss_difference": float(gap.max()),
+        "max_rel_loss_difference": float(
+            (gap / np.maximum(np.abs(table["torch_loss"].to_numpy()), 1e-300)).max()
+        ),
+        "seconds_per_epoch_ratio": per_epoch[0] / per_epoch[1] if per_epoch[1] > 0 else None,
+    }
+    experiments.write_history(run_dir / "compare.csv", table)
+    experiments.write_json(run_dir / "compare.json", summary)
+    files = ["config.json", "compare.csv", "compare.json"]
+    if plots:
+        from .plotting.curves import comparison_curves
+
+        comparison_curves(
+            table,
+            path=run_dir / "compare.png",
+            title=f"{data.name}, {summary['architecture']} ({model.dtype.name}): "
+            "scratchnn and PyTorch from the same start",
+        )
+        files.append("compare.png")
+
+    def pct(v: float) -> str:
+        return "–" if not math.isfinite(v) else f"{100 * v:.2f} %"
+
+    rows = [
+        ("", f"{'scratchnn':>12}  {'PyTorch':>12}"),
+        ("test accuracy", f"{pct(our_test.accuracy):>12}  {pct(torch_test[1]):>12}"),
+        ("test loss", f"{our_test.loss:>12.6f}  {torch_test[0]:>12.6f}"),
+        ("seconds per epoch", f"{per_epoch[0]:>12.3f}  {per_epoch[1]:>12.3f}"),
+        ("max |loss difference|", f"{summary['max_abs_loss_difference']:>12.3g}"),
+    ]
+    log("")
+    log(experiments.summary_table(rows, title=f"compare: {run_dir}"))
+    log("files: " + ", ".join(files))
+    return summary

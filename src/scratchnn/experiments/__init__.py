@@ -1,0 +1,118 @@
+"""Experiments: named datasets, a model registry and run folders, shared by every command.
+
+An experiment is one call of :func:`run_training` with a plain configuration dict (what
+``scratchnn train`` builds from its options and saves as ``config.json``)::
+
+    config = resolve_config({"dataset": "circle"})   # fills in the dataset's defaults
+    result = run_training(config, out_dir="runs/circle")
+
+It loads the data (:func:`load_dataset`), fits the feature scaling on the training split only
+(:func:`fit_preprocess`), builds the model from the registry (:data:`MODELS`), trains it with
+:func:`scratchnn.training.fit`, evaluates it on the test split and writes the run folder:
+
+============================  ===========================================================
+``config.json``               the resolved configuration: rerun it with the same numbers
+``history.csv``               epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
+``metrics.json``              test_accuracy, test_loss, train_seconds, epochs, parameters, ...
+``model.npz``                 :meth:`Sequential.save`, with the scaling, classes and feature
+                              names in its ``metadata`` (so ``evaluate``/``predict`` apply the
+                              same transform)
+``curves.png`` and others     see :func:`~scratchnn.experiments.runs.write_plots`
+============================  ===========================================================
+
+Extension points for other commands
+-----------------------------------
+- **Another model** (``--model cnn``): ``register_model(ModelSpec("cnn", build,
+  input_layout="image", add_arguments=...))``. ``build(request)`` receives a
+  :class:`ModelRequest` (input shape of one example, number of outputs, the resolved config,
+  an RNG and the dtype) and returns a :class:`~scratchnn.model.Sequential`. With
+  ``input_layout="image"`` the model receives MNIST as float32 tensors ``(N, 1, 28, 28)``.
+- **Another command** (``scratchnn vae``): :func:`load_dataset` gives raw train/val/test arrays,
+  :func:`fit_preprocess`/:func:`apply_preprocess` scale them, :func:`make_run_dir`,
+  :func:`write_json`, :func:`write_history` and :func:`summary_table` write and report.
+- **Callbacks and extra fit options** (checkpoints, resume): :func:`run_training` passes
+  ``callbacks`` and ``fit_options`` straight to :func:`~scratchnn.training.fit`, writes
+  ``config.json`` before training starts, and exposes each step (:func:`prepare_experiment`,
+  :func:`finish_run`) so a resumed run can reuse them; ``config["lr_schedule"]`` and
+  :func:`make_schedule` give the learning-rate schedule, which depends on ``epochs``.
+
+Modules: :mod:`~scratchnn.experiments.data` (datasets, splits, scaling),
+:mod:`~scratchnn.experiments.registry` (models), :mod:`~scratchnn.experiments.runs`
+(configuration, training, run folders, plots).
+
+Random streams: one ``seed`` drives everything, split into independent streams by purpose
+(:func:`rng_for`): generating the data, splitting it, initialising the weights, shuffling
+batches, and drawing a fresh evaluation sample that training never saw.
+"""
+
+from __future__ import annotations
+
+from .data import (
+    DATASETS,
+    Data,
+    DatasetInfo,
+    apply_preprocess,
+    fit_preprocess,
+    load_dataset,
+    load_evaluation_data,
+    outputs_to_labels,
+    outputs_to_probabilities,
+    predict_outputs,
+    rng_for,
+)
+from .registry import MODELS, ModelRequest, ModelSpec, describe_model, register_model
+from .runs import (
+    DEFAULTS,
+    Experiment,
+    RunResult,
+    finish_run,
+    json_ready,
+    make_optimizer,
+    make_run_dir,
+    make_schedule,
+    namespace_options,
+    prepare_experiment,
+    resolve_config,
+    run_training,
+    summary_rows,
+    summary_table,
+    write_history,
+    write_json,
+    write_plots,
+)
+
+__all__ = [
+    "DATASETS",
+    "DEFAULTS",
+    "MODELS",
+    "Data",
+    "DatasetInfo",
+    "Experiment",
+    "ModelRequest",
+    "ModelSpec",
+    "RunResult",
+    "apply_preprocess",
+    "describe_model",
+    "finish_run",
+    "fit_preprocess",
+    "json_ready",
+    "load_dataset",
+    "load_evaluation_data",
+    "make_optimizer",
+    "make_run_dir",
+    "make_schedule",
+    "namespace_options",
+    "outputs_to_labels",
+    "outputs_to_probabilities",
+    "predict_outputs",
+    "prepare_experiment",
+    "register_model",
+    "resolve_config",
+    "rng_for",
+    "run_training",
+    "summary_rows",
+    "summary_table",
+    "write_history",
+    "write_json",
+    "write_plots",
+]

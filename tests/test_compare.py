@@ -1,0 +1,129 @@
+"""``scratchnn compare``: the same network in PyTorch, from the same start, in the same order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn.compare import compare_with_torch, to_torch, torch_optimizer
+from scratchnn.errors import InputError
+from scratchnn.experiments import resolve_config
+from scratchnn.layers import Dropout
+from scratchnn.models import mlp
+from scratchnn.optimizers import SGD, Adam, AdamW, RMSprop
+
+
+def test_twin_holds_exactly_the_same_weights_whatever_torchs_default_dtype(torch):
+    model = mlp([3, 4, 2], rng=0, dtype=np.float64)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        net = to_torch(model, torch)
+    finally:
+        torch.set_default_dtype(old)
+    assert net[0].weight.dtype == torch.float64
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), model[0].params["W"])
+    np.testing.assert_array_equal(net[2].bias.detach().numpy(), model[2].params["b"])
+
+
+def test_twin_gives_the_same_outputs(torch):
+    model = mlp([5, 7, 3], activation="tanh", rng=0, dtype=np.float64)
+    net = to_torch(model, torch)
+    X = np.random.default_rng(1).normal(size=(4, 5))
+    np.testing.assert_allclose(
+        net(torch.from_numpy(X)).detach().numpy(), model.forward(X), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "name"),
+    [
+        (Adam(lr=0.01, weight_decay=0.1), "Adam"),
+        (AdamW(lr=0.01), "AdamW"),
+        (SGD(lr=0.1, momentum=0.9, nesterov=True), "SGD"),
+        (RMSprop(lr=0.01, centered=True), "RMSprop"),
+    ],
+)
+def test_optimizer_twins_keep_the_hyperparameters(torch, optimizer, name):
+    twin = torch_optimizer(optimizer, [torch.zeros(2, requires_grad=True)], torch)
+    assert type(twin).__name__ == name
+    assert twin.param_groups[0]["lr"] == optimizer.lr
+    assert twin.param_groups[0]["weight_decay"] == optimizer.hyperparameters()["weight_decay"]
+
+
+def test_dropout_cannot_be_matched(torch):
+    model = mlp([2, 4, 2], dropout=0.5, rng=0)
+    assert any(isinstance(layer, Dropout) for layer in model)
+    with pytest.raises(InputError, match="dropout"):
+        to_torch(model, torch)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_float64_curves_coincide(tmp_path, torch, optimizer):
+    """Same initial weights, same batch order, same optimizer: the same numbers to rounding."""
+    config = resolve_config(
+        {
+            "dataset": "spirals",
+            "n": 600,
+            "hidden": [16, 8],
+            "epochs": 4,
+            "dtype": "float64",
+            "optimizer": optimizer,
+            "lr": 0.01,
+            "batch_size": 16,
+            "lr_schedule": "cosine",
+        }
+    )
+    summary = compare_with_torch(
+        config, tmp_path / optimizer, verbose=0, plots=False, log=lambda s: None
+    )
+    assert summary["max_rel_loss_difference"] < 1e-10, summary
+    assert summary["scratchnn"]["test_loss"] == pytest.approx(
+        summary["torch"]["test_loss"], rel=1e-9
+    )
+    assert summary["scratchnn"]["test_accuracy"] == summary["torch"]["test_accuracy"]
+
+
+def test_float32_curves_stay_close(tmp_path, torch):
+    config = resolve_config(
+        {
+            "dataset": "circle",
+            "n": 800,
+            "hidden": [16],
+            "epochs": 3,
+            "batch_size": 32,
+            "loss": "bce",
+        }
+    )
+    summary = compare_with_torch(
+        config, tmp_path / "f32", verbose=0, plots=True, log=lambda s: None
+    )
+    assert summary["max_rel_loss_difference"] < 1e-4
+    assert (tmp_path / "f32" / "compare.png").stat().st_size > 0
+
+
+def test_regression_compare(tmp_path, torch):
+    config = resolve_config({"dataset": "sine", "n": 300, "epochs": 2, "dtype": "float64"})
+    summary = compare_with_torch(config, tmp_path / "s", verbose=0, plots=False, log=lambda s: None)
+    assert summary["max_rel_loss_difference"] < 1e-10
+
+
+def test_benchmark_script_smoke(torch):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_mlp_mnist.py"), "--smoke", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"scratchnn_s_per_epoch", "torch_s_per_epoch", "ratio"} <= set(last)
+    assert last["ratio"] > 0 and last["max_abs_loss_difference"] < 1e-4
