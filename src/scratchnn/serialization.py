@@ -119,10 +119,12 @@ def _atomic_write(path: Path, write: Any) -> None:
             prefix=_temporary_prefix(path), suffix=".tmp", dir=directory
         )
     except OSError as exc:
-        error = OutputError(
-            f"{path}: cannot write here ({exc.strerror or exc}); choose a writable directory"
-        )
-        error.reason = exc.strerror or str(exc)
+        reason = exc.strerror or str(exc)
+        blocker = next((p for p in (directory, *directory.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():  # mkdir says "File exists"
+            reason = f"{blocker} is a file, not a directory"
+        error = OutputError(f"{path}: cannot write here ({reason}); choose a writable directory")
+        error.reason = reason
         raise error from None
     if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's mode does not matter
         try:
