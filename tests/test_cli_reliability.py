@@ -187,6 +187,47 @@ def test_resume_accepts_a_data_dir_that_moved_but_not_other_data(tmp_path, capsy
     assert config["data_dir"] == str(tmp_path / "moved") and config["epochs"] == 2
 
 
+def test_resume_finds_a_csv_file_that_moved(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 2))
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": (X[:, 0] > 0).astype(int)})
+    (tmp_path / "old").mkdir()
+    frame.to_csv(tmp_path / "old" / "data.csv", index=False)
+    run = tmp_path / "run"
+    assert (
+        main("train", "--dataset", tmp_path / "old" / "data.csv", "--epochs", 1, "--out", run) == 0
+    )
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    capsys.readouterr()
+    assert main("train", "--resume", run, "--epochs", 2, *QUIET) == 2
+    assert "data.csv: file not found" in one_error_line(capsys.readouterr().err)
+    moved = tmp_path / "new" / "data.csv"
+    assert main("train", "--resume", run, "--epochs", 2, "--dataset", moved, *QUIET) == 0
+    assert json.loads((run / "config.json").read_text())["dataset"] == str(moved)
+    assert load_checkpoint(run).epoch == 2
+
+
+def test_ctrl_c_while_the_results_are_written(tmp_path, monkeypatch, capsys):
+    from scratchnn.experiments import runs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(runs, "write_plots", interrupted)
+        args = ["--dataset", "moons", "--n", "300", "--epochs", 2, "--verbose", 0]
+        assert main("train", *args, "--out", run) == 130
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (
+        f"scratchnn: interrupted while writing the results; the trained model is safe in "
+        f"{run / CHECKPOINT_FILE}, and 'scratchnn train --resume {run}' writes them again"
+    )
+    assert not (run / "curves.png").exists()
+    assert main("train", "--resume", run, "--verbose", "0") == 0
+    assert (run / "curves.png").is_file() and load_checkpoint(run).epoch == 2
+
+
 # -- Ctrl-C and SIGTERM ---------------------------------------------------------------------
 LONG = ["--dataset", "spirals", "--n", "6000", "--batch-size", "4", "--dropout", "0.1"]
 

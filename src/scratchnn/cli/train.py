@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ from ._common import (
     positive_float,
 )
 
-#: What may be given with ``--resume``: the rest of the configuration is the run's own.
-_WITH_RESUME = ("epochs", "data_dir", "checkpoint_every")
+#: What may be given with ``--resume``: the rest of the configuration is the run's own
+#: (``--dataset``/``--data-dir`` for data that moved; the data are fingerprinted).
+_WITH_RESUME = ("epochs", "dataset", "data_dir", "checkpoint_every")
 
 
 def _resume_command(run_dir: Path) -> str:
@@ -84,6 +86,7 @@ def _train(args: argparse.Namespace) -> int:
                     args.resume,
                     epochs=args.epochs,
                     data_dir=args.data_dir,
+                    dataset=args.dataset,
                     checkpoint_every=args.checkpoint_every,
                     **options,
                 )
@@ -99,6 +102,15 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     except TrainingInterrupted as exc:
         raise _interrupted(exc) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C after training, while the results were written
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+            raise
+        raise TrainingInterrupted(
+            f"interrupted while writing the results; the trained model is safe in "
+            f"{run_dir / CHECKPOINT_FILE}, and '{_resume_command(run_dir)}' writes them again",
+            signal.SIGINT,
+        ) from None
     except DivergenceError as exc:
         raise _diverged(exc) from None
     except OutputError as exc:
@@ -192,7 +204,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--resume",
         metavar="DIR",
         help="continue the run in DIR with its saved configuration, until --epochs in total "
-        "(default: the run's own)",
+        "(default: the run's own); --dataset/--data-dir only for data that moved",
     )
     add_output_arguments(parser)
     parser.set_defaults(func=_train)

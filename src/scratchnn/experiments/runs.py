@@ -264,12 +264,14 @@ def open_run(
     run_dir: str | os.PathLike[str],
     epochs: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
 ) -> tuple[dict[str, Any], Checkpoint]:
     """The configuration and checkpoint to continue a run with, until ``epochs`` in total.
 
-    ``epochs`` defaults to the run's own; ``data_dir`` replaces the saved one (for data that
-    moved: the data are fingerprinted, so other data are still refused). A cosine schedule
-    is planned for the run's number of epochs and so cannot be extended.
+    ``epochs`` defaults to the run's own; ``data_dir`` and ``dataset`` replace the saved ones,
+    for data that moved (a CSV file is saved as the path it was given by): the data are
+    fingerprinted, so other data are still refused. A cosine schedule is planned for the
+    run's number of epochs and so cannot be extended.
     """
     path = Path(run_dir).expanduser()
     config = read_run_config(path)
@@ -295,6 +297,8 @@ def open_run(
     config["epochs"] = target
     if data_dir is not None:
         config["data_dir"] = str(data_dir)
+    if dataset is not None:
+        config = resolve_config({**config, "dataset": dataset})
     return config, checkpoint
 
 
@@ -477,8 +481,7 @@ def run_training(
             clip_norm=config.get("clip_norm"),
             callbacks=callbacks,
             verbose=verbose,
-            **options,
-            **dict(fit_options or {}),
+            **{**options, **dict(fit_options or {})},
         )
     except TrainingInterrupted as exc:
         exc.run_dir = run_dir
@@ -489,9 +492,19 @@ def run_training(
                 "stopped_at": {"epoch": exc.epoch, "batch": exc.batch},
             }
             seconds = before + time.perf_counter() - start
-            finish_run(
-                experiment, exc.history, seconds, run_dir, plots=False, status=status, log=_quiet
-            )
+            try:
+                finish_run(
+                    experiment,
+                    exc.history,
+                    seconds,
+                    run_dir,
+                    plots=False,
+                    status=status,
+                    log=_quiet,
+                )
+            except OutputError as error:  # e.g. a full disk: the checkpoint was still saved
+                error.run_dir = run_dir
+                raise error from None
         raise
     except (DivergenceError, OutputError) as exc:
         exc.run_dir = run_dir
@@ -499,7 +512,7 @@ def run_training(
     train_seconds = before + time.perf_counter() - start
     try:
         return finish_run(experiment, history, train_seconds, run_dir, plots=plots, log=log)
-    except OutputError as exc:
+    except (OutputError, KeyboardInterrupt) as exc:  # the checkpoint holds the trained model
         exc.run_dir = run_dir
         raise
 
@@ -509,6 +522,7 @@ def resume_training(
     *,
     epochs: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
     checkpoint_every: int | None = None,
     **options: Any,
 ) -> RunResult:
@@ -518,7 +532,7 @@ def resume_training(
     ``checkpoint.npz`` (:func:`open_run`); the result is bit-identical to a run trained
     straight to ``epochs``, apart from timings. ``options`` go to :func:`run_training`.
     """
-    config, checkpoint = open_run(run_dir, epochs, data_dir)
+    config, checkpoint = open_run(run_dir, epochs, data_dir, dataset)
     return run_training(
         config,
         checkpoint.directory,
