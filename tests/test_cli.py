@@ -49,6 +49,7 @@ def test_train_with_only_a_dataset_reaches_the_best_possible(
     names = {p.name for p in run.iterdir()}
     assert names == {
         "config.json",
+        "checkpoint.npz",
         "history.csv",
         "metrics.json",
         "model.npz",

@@ -166,7 +166,7 @@ def test_run_folder_contents_and_reproducibility(tmp_path):
     logs = []
     result = run_training(config, tmp_path / "a", verbose=0, plots=False, log=logs.append)
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["config.json", "history.csv", "metrics.json", "model.npz"]
+    assert names == ["checkpoint.npz", "config.json", "history.csv", "metrics.json", "model.npz"]
     saved = json.loads((tmp_path / "a" / "config.json").read_text())
     assert {k: saved[k] for k in config} == json.loads(json.dumps(config))
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())

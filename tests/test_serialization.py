@@ -277,3 +277,59 @@ def test_a_loaded_model_names_the_wrong_feature_count(tmp_path):
             snn.ShapeError, match="has 5 features per example but the model expects 3"
         ):
             call(np.zeros((2, 5)))
+
+
+def test_metadata_may_use_the_names_model_and_path(tmp_path):
+    """save_model's own parameters are positional-only, so no metadata key can collide."""
+    from scratchnn.serialization import save_model
+
+    model = snn.mlp([2, 3, 2], rng=0)
+    save_model(model, tmp_path / "m.npz", model="mlp", path="runs/x", kind="anything")
+    assert snn.load(tmp_path / "m.npz").metadata == {
+        "model": "mlp",
+        "path": "runs/x",
+        "kind": "anything",
+    }
+    model.metadata = {"model": "mlp", "path": "p"}
+    model.save(tmp_path / "n.npz")
+    assert snn.load(tmp_path / "n.npz").metadata == {"model": "mlp", "path": "p"}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_get_the_mode_of_a_new_file(tmp_path, umask):
+    """mkstemp's 0600 is not kept: 0666 & ~umask, as open() would give, for every writer."""
+    import os
+    import stat
+
+    from scratchnn.serialization import atomic_write_bytes
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    previous = os.umask(umask)
+    try:
+        with open(tmp_path / "plain", "wb"):
+            pass
+        atomic_write_bytes(tmp_path / "bytes.txt", b"x")
+        snn.mlp([2, 3, 2], rng=0).save(tmp_path / "model.npz")
+        X, y = snn.datasets.circle_regions(32, seed=0)
+        snn.mlp([2, 3, 2], rng=0).fit(X, y, epochs=1, verbose=0, checkpoint=tmp_path / "run")
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert mode(tmp_path / "plain") == expected
+    for path in ("bytes.txt", "model.npz", "run/checkpoint.npz", "run/history.csv"):
+        assert mode(tmp_path / path) == expected, path
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    import os
+    import stat
+
+    from scratchnn.serialization import atomic_write_bytes
+
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o640)
+    atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o640

@@ -77,7 +77,14 @@ class TrainingInterrupted(KeyboardInterrupt):
         The epochs completed so far.
     checkpoint : pathlib.Path or None
         The checkpoint written on the way out (``None`` without checkpointing).
+    epoch, batch : int or None
+        Where training stopped: in epoch ``epoch`` (1-based) after ``batch`` of its batches,
+        or after the whole of epoch ``epoch`` if ``batch`` is ``None``. Both are ``None``
+        when a second signal stopped training at once, in the middle of a step.
     """
+
+    epoch: int | None = None
+    batch: int | None = None
 
     def __init__(
         self, message: str, signum: int, history: Any = None, checkpoint: Any = None

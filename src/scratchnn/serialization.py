@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -81,6 +82,33 @@ def _temporary_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:  # Linux >= 4.7 reports it; os.umask() can only be read by setting it
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path: Path) -> int:
+    """The permissions the written file should get.
+
+    ``mkstemp`` creates its file with mode 0600, which would make every saved model private
+    to its owner; instead, a replaced file keeps its permission bits and a new one gets what
+    ``open(path, "w")`` would give it, ``0666 & ~umask``.
+    """
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_current_umask()
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it over ``path``."""
     path = Path(path)
@@ -91,11 +119,18 @@ def _atomic_write(path: Path, write: Any) -> None:
             prefix=_temporary_prefix(path), suffix=".tmp", dir=directory
         )
     except OSError as exc:
-        error = OutputError(
-            f"{path}: cannot write here ({exc.strerror or exc}); choose a writable directory"
-        )
-        error.reason = exc.strerror or str(exc)
+        reason = exc.strerror or str(exc)
+        blocker = next((p for p in (directory, *directory.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():  # mkdir says "File exists"
+            reason = f"{blocker} is a file, not a directory"
+        error = OutputError(f"{path}: cannot write here ({reason}); choose a writable directory")
+        error.reason = reason
         raise error from None
+    if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's mode does not matter
+        try:
+            os.fchmod(fd, _new_file_mode(path))
+        except OSError:  # e.g. a file system without Unix permissions: keep mkstemp's
+            pass
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -286,8 +321,12 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return meta, arrays
 
 
-def save_model(model: Sequential, path: str | os.PathLike[str], **extra: Any) -> None:
-    """Save ``model`` (architecture and parameters) and JSON-able ``extra`` metadata atomically."""
+def save_model(model: Sequential, path: str | os.PathLike[str], /, **extra: Any) -> None:
+    """Save ``model`` (architecture and parameters) and JSON-able ``extra`` metadata atomically.
+
+    ``model`` and ``path`` are positional-only, so that metadata may use any key, ``"model"``
+    and ``"path"`` included.
+    """
     arrays = {f"param/{name}": param for name, param, _ in model.parameters()}
     write_npz(path, {"kind": "model", "architecture": model.get_config(), "extra": extra}, arrays)
 

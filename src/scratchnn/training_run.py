@@ -283,7 +283,7 @@ class TrainingRun:
         ):
             self.save(f"after epoch {epochs_done}")
         if self.signum is not None:
-            raise self._interrupted(f"after epoch {epochs_done}")
+            raise self._interrupted(f"after epoch {epochs_done}", epochs_done)
 
     def interrupt(
         self, epoch: int, next_batch: int, loss_sum: float, correct_sum: float, seconds: float
@@ -300,21 +300,23 @@ class TrainingRun:
                 "epoch_rng": self._epoch_rng_state,
             }
             self.save(where, position)
-        return self._interrupted(where)
+        return self._interrupted(where, epoch + 1, next_batch)
 
-    def _interrupted(self, where: str) -> TrainingInterrupted:
+    def _interrupted(self, where: str, epoch: int, batch: int | None = None) -> TrainingInterrupted:
         name = signal.Signals(self.signum).name
         saved = (
             f"; saved {self.path}, continue with resume=True or scratchnn.resume('{self.directory}', ...)"
             if self.directory is not None
             else "; no checkpoint directory was given, so nothing was saved"
         )
-        return TrainingInterrupted(
+        error = TrainingInterrupted(
             f"training stopped by {name} {where}{saved}",
             self.signum,
             history=self.history,
             checkpoint=self.path,
         )
+        error.epoch, error.batch = epoch, batch
+        return error
 
     def diverged(self, message: str) -> DivergenceError:
         """The DivergenceError to raise; writes the History so far, keeps the last checkpoint."""

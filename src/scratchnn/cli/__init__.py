@@ -4,18 +4,22 @@ Each command lives in a module of its own in this package and registers itself t
 ``register(subparsers)``; :data:`COMMANDS` lists them in the order ``--help`` shows.
 
 Exit codes: 0 success, 2 bad usage or bad input (a one-line message, no traceback),
-1 an unexpected error, 130 interrupted.
+1 an unexpected error, 130 interrupted by SIGINT (Ctrl-C), 143 stopped by SIGTERM,
+141 the reader of the output went away (``scratchnn predict ... | head``; 128 + SIGPIPE,
+what a program killed by SIGPIPE reports).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import ScratchnnError
+from ..errors import ScratchnnError, TrainingInterrupted
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -42,10 +46,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except ScratchnnError as exc:
         print(f"scratchnn: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:  # SIGINT or SIGTERM: saved, then stopped cleanly
+        print(f"scratchnn: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """Stop quietly when stdout is a pipe whose reader closed it (``| head``).
+
+    The recipe of Python's documentation (the ``signal`` module, "Note on SIGPIPE"): point
+    stdout at devnull so that the interpreter's final flush of what is still buffered does
+    not fail a second time and print a traceback, and exit.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured)
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)

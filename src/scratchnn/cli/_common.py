@@ -22,6 +22,7 @@ __all__ = [
     "config_from_args",
     "fraction",
     "hidden_sizes",
+    "non_negative_int",
     "positive_float",
     "positive_int",
 ]
@@ -116,15 +117,22 @@ def fraction(text: str) -> float:
     return value
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, splits: bool = True) -> None:
-    """``--dataset``, ``--data-dir``, ``--n``, ``--target``, ``--task``, ``--seed`` and the splits."""
+def add_data_arguments(
+    parser: argparse.ArgumentParser, splits: bool = True, dataset_required: bool = True
+) -> None:
+    """``--dataset``, ``--data-dir``, ``--n``, ``--target``, ``--task``, ``--seed`` and the splits.
+
+    ``dataset_required=False`` for a command that can take the dataset from elsewhere
+    (``train --resume`` reads it from the run's ``config.json``).
+    """
     group = parser.add_argument_group("data")
     names = ", ".join(experiments.DATASETS)
     group.add_argument(
         "--dataset",
-        required=True,
+        required=dataset_required,
         metavar="NAME|PATH.csv",
-        help=f"one of {names}, or a CSV file",
+        help=f"one of {names}, or a CSV file"
+        + ("" if dataset_required else " (required unless --resume)"),
     )
     group.add_argument(
         "--data-dir",

@@ -63,7 +63,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"\n'best possible' is the Bayes classifier's accuracy on the same test points.\n"
         f"Results written to {out}/ (each folder: curves.png, decision_regions.png, "
-        "dataset.png, confusion_matrix.png, metrics.json, history.csv, model.npz)."
+        "dataset.png, confusion_matrix.png, metrics.json, history.csv, model.npz,\n"
+        "checkpoint.npz: 'scratchnn train --resume FOLDER --epochs N' trains it further)."
     )
     return 0
 

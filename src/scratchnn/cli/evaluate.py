@@ -14,24 +14,84 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import experiments
-from ..errors import InputError
+from ..checkpoint import CHECKPOINT_FILE
+from ..errors import InputError, ShapeError
+from ..model import Sequential
 from ..serialization import load_model
 from ..training import evaluate
 from ._common import non_negative_int, positive_int
 
 
 def model_path(text: str | os.PathLike[str]) -> Path:
-    """A model file, or a run folder holding ``model.npz``."""
+    """A model file, or a run folder: its ``model.npz``, else its ``checkpoint.npz``.
+
+    A run stopped before its end (a crash, ``kill -9``) has a checkpoint but maybe no
+    ``model.npz`` yet; the checkpoint holds the model too.
+    """
     path = Path(text)
-    if path.is_dir() and (path / "model.npz").is_file():
+    if not path.is_dir():
+        return path
+    if (path / "model.npz").is_file():
         return path / "model.npz"
-    return path
+    if (path / CHECKPOINT_FILE).is_file():
+        print(
+            f"scratchnn: {path} has no model.npz (the run did not finish); using its "
+            f"{CHECKPOINT_FILE}",
+            file=sys.stderr,
+        )
+        return path / CHECKPOINT_FILE
+    raise InputError(
+        f"{path}: a directory without model.npz or {CHECKPOINT_FILE}; pass a model file or the "
+        "folder of a run"
+    )
+
+
+def check_inputs(model: Sequential, path: Path, X: np.ndarray, source: object) -> None:
+    """One line naming the data (and the model file) for inputs the model cannot take.
+
+    Real numbers only, all finite, and as many features per example as the model was trained
+    with.
+    """
+    if X.dtype.kind not in "biuf":
+        raise InputError(
+            f"{source}: inputs of dtype {X.dtype}; the model takes real numbers, "
+            "convert them (e.g. numpy.asarray(X, dtype=float))"
+        )
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
+        raise InputError(
+            f"{source}: {bad:,} NaN or infinite value(s); fill them in or drop those examples"
+        )
+    check_feature_count(model, path, X, source)
+
+
+def check_feature_count(model: Sequential, path: Path, X: np.ndarray, source: object) -> None:
+    """One line naming the data and the model file when their feature counts differ."""
+    preprocess = model.metadata.get("preprocess") or {}
+    expected = model.input_dim
+    if preprocess.get("layout") == "image" and preprocess.get("image_shape"):
+        expected = math.prod(preprocess["image_shape"])
+    got = math.prod(X.shape[1:]) if X.ndim >= 2 else 1
+    if expected is None or got == expected:
+        return
+    shape = " × ".join(map(str, X.shape[1:]))
+    what = f"{got} feature{'s' if got != 1 else ''} per example" + (
+        f" ({shape})" if X.ndim > 2 else ""
+    )
+    trained = model.metadata.get("dataset")
+    raise ShapeError(
+        f"{source}: {what}, but the model {path} expects {expected}"
+        + (f" (it was trained on {trained})" if trained else "")
+        + "; use data of the kind the model was trained on, or another model"
+    )
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -43,6 +103,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     if y is None:
         raise InputError(f"{args.dataset}: no target column to evaluate against; pass --target")
+    check_inputs(model, path, np.asarray(X), args.dataset)
     loss = meta.get("loss", "ce")
     X_in = experiments.apply_preprocess(meta.get("preprocess", {}), X, model.dtype)
     result = evaluate(model, X_in, y, loss=loss)
@@ -77,7 +138,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print a trained model's loss and accuracy on a dataset as JSON.",
     )
     parser.add_argument(
-        "--model", required=True, metavar="PATH", help="model.npz, or the run folder holding it"
+        "--model",
+        required=True,
+        metavar="PATH",
+        help="model.npz, or the run folder holding it (its checkpoint.npz if it did not finish)",
     )
     parser.add_argument(
         "--dataset", required=True, metavar="NAME|PATH.csv", help="dataset name or CSV file"

@@ -23,16 +23,26 @@ from ..datasets import read_idx
 from ..datasets.tabular import load_features
 from ..errors import InputError, ShapeError
 from ..serialization import atomic_write_bytes, load_model
-from .evaluate import model_path
+from .evaluate import check_inputs, model_path
 
 
 def _read_inputs(path: Path, meta: dict, input_size: int | None) -> tuple[np.ndarray, pd.DataFrame]:
     name = path.name.lower()
     if name.endswith(".npy"):
+        if not path.is_file():
+            raise InputError(f"{path}: file not found; check the path")
         try:
             X = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(
+                f"{path}: not a readable .npy array ({type(exc).__name__}: {exc}); save the "
+                "inputs with numpy.save"
+            ) from None
+        if not isinstance(X, np.ndarray) or X.ndim == 0 or len(X) == 0:
+            raise InputError(
+                f"{path}: holds no examples (shape {getattr(X, 'shape', None)}); save an array "
+                "of shape (N, features)"
+            )
         return X, pd.DataFrame({"index": np.arange(len(X))})
     if "idx" in name or name.endswith("-ubyte") or name.endswith("-ubyte.gz"):
         X = read_idx(path)
@@ -52,6 +62,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(path)
     meta = model.metadata
     X, frame = _read_inputs(Path(args.input), meta, model.input_dim)
+    check_inputs(model, path, X, args.input)
     outputs = experiments.predict_outputs(model, X)
     out = frame.copy()
     if meta.get("task", "classification") == "regression":
@@ -79,7 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write a trained model's predictions for new inputs as CSV.",
     )
     parser.add_argument(
-        "--model", required=True, metavar="PATH", help="model.npz, or the run folder holding it"
+        "--model",
+        required=True,
+        metavar="PATH",
+        help="model.npz, or the run folder holding it (its checkpoint.npz if it did not finish)",
     )
     parser.add_argument(
         "--input", required=True, metavar="FILE", help="a CSV, .npy or IDX file of inputs"

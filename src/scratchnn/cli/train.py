@@ -3,37 +3,178 @@
     scratchnn train --dataset circle
     scratchnn train --dataset mnist --hidden 524,124 --epochs 10 --batch-size 250 --lr 1e-3 \\
         --data-dir ../shared/data/mnist --out runs/mnist
+    scratchnn train --resume runs/mnist --epochs 20     # continue that run, exactly
 
-writes ``config.json``, ``history.csv``, ``metrics.json``, ``model.npz`` and the plots into
-``--out`` (see :mod:`scratchnn.experiments`), shows a progress bar per epoch and ends with a
-summary table. Options left out take the dataset's defaults, listed by ``scratchnn datasets``.
+writes ``config.json``, ``checkpoint.npz``, ``history.csv``, ``metrics.json``, ``model.npz``
+and the plots into ``--out`` (see :mod:`scratchnn.experiments`), shows a progress bar per
+epoch and ends with a summary table. Options left out take the dataset's defaults, listed by
+``scratchnn datasets``.
+
+The checkpoint is replaced atomically after every epoch (``--checkpoint-every``), so a run
+stopped by Ctrl-C (exit code 130), SIGTERM (143), a crash or a full disk continues with
+``--resume DIR``, bit-identical to a run that was never stopped. Ctrl-C and SIGTERM finish
+the current step and save the checkpoint and the results so far (``metrics.json`` then says
+``"status": "interrupted"`` and where). A diverging run (NaN or infinite loss or gradient)
+stops with exit code 2, naming the epoch and batch; ``--clip-norm`` or a smaller ``--lr``
+helps.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .. import experiments
+from ..checkpoint import CHECKPOINT_FILE
+from ..errors import DivergenceError, InputError, OutputError, TrainingInterrupted
 from ._common import (
+    COMMON_OPTIONS,
     add_data_arguments,
     add_model_arguments,
     add_output_arguments,
     add_training_arguments,
     config_from_args,
+    non_negative_int,
+    positive_float,
 )
+
+#: What may be given with ``--resume``: the rest of the configuration is the run's own
+#: (``--dataset``/``--data-dir`` for data that moved; the data are fingerprinted).
+_WITH_RESUME = ("epochs", "dataset", "data_dir", "checkpoint_every")
+
+
+def _resume_command(run_dir: Path) -> str:
+    return f"scratchnn train --resume {shlex.quote(str(run_dir))}"
+
+
+def _options_given(args: argparse.Namespace) -> list[str]:
+    keys = [*COMMON_OPTIONS, "clip_norm", "out"]
+    for spec in experiments.MODELS.values():
+        keys += [k for k in spec.options if k not in keys]
+    given = [k for k in keys if k not in _WITH_RESUME and getattr(args, k, None) is not None]
+    if args.overwrite:
+        given.append("overwrite")
+    return ["--" + k.replace("_", "-") for k in given]
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    experiments.run_training(
-        config,
-        args.out,
-        overwrite=args.overwrite,
-        verbose=args.verbose,
-        plots=not args.no_plots,
-        log=print if args.verbose else (lambda line: None),
-    )
-    return 0
+    log = print if args.verbose else (lambda line: None)
+    options: dict[str, Any] = {"verbose": args.verbose, "plots": not args.no_plots, "log": log}
+    try:
+        if args.resume is not None:
+            given = _options_given(args)
+            if given:
+                raise InputError(
+                    f"--resume continues {args.resume} with the configuration it was started "
+                    f"with (its config.json), so {', '.join(given)} cannot be changed; drop "
+                    f"{'it' if len(given) == 1 else 'them'}, or start a new run with another --out"
+                )
+            if args.checkpoint_every == 0:
+                raise InputError(
+                    "--resume continues from the run's checkpoint and keeps replacing it; drop "
+                    "--checkpoint-every 0"
+                )
+            # the loop reports a NaN or an overflow itself (DivergenceError), in one line
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                experiments.resume_training(
+                    args.resume,
+                    epochs=args.epochs,
+                    data_dir=args.data_dir,
+                    dataset=args.dataset,
+                    checkpoint_every=args.checkpoint_every,
+                    **options,
+                )
+            return 0
+        config = config_from_args(args)
+        if args.clip_norm is not None:
+            config["clip_norm"] = args.clip_norm
+        every = 1 if args.checkpoint_every is None else args.checkpoint_every
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            experiments.run_training(
+                config, args.out, overwrite=args.overwrite, checkpoint_every=every, **options
+            )
+        return 0
+    except TrainingInterrupted as exc:
+        raise _interrupted(exc) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C after training, while the results were written
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+            raise
+        raise TrainingInterrupted(
+            f"interrupted while writing the results; the trained model is safe in "
+            f"{run_dir / CHECKPOINT_FILE}, and '{_resume_command(run_dir)}' writes them again",
+            signal.SIGINT,
+        ) from None
+    except DivergenceError as exc:
+        raise _diverged(exc) from None
+    except OutputError as exc:
+        raise _unwritable(exc) from None
+
+
+def _interrupted(exc: TrainingInterrupted) -> TrainingInterrupted:
+    """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue."""
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is None:
+        return exc
+    resumable = (run_dir / CHECKPOINT_FILE).is_file()
+    if exc.epoch is None:
+        text = f"training stopped at once by a second {exc.signal_name}; "
+        text += "the checkpoint saved before it is " if resumable else "nothing more was saved "
+        text += f"in {run_dir}"
+    else:
+        where = f"after epoch {exc.epoch}"
+        if exc.batch is not None:
+            where = f"at epoch {exc.epoch}, batch {exc.batch}"
+        text = f"training stopped by {exc.signal_name} {where}; "
+        text += "the checkpoint and " if resumable else ""
+        text += f"the results so far are in {run_dir}"
+    if resumable:
+        text += f"; continue with: {_resume_command(run_dir)}"
+    else:
+        text += " (no checkpoint: --checkpoint-every 0, so it cannot be resumed)"
+    error = TrainingInterrupted(text, exc.signum, history=exc.history, checkpoint=exc.checkpoint)
+    error.epoch, error.batch = exc.epoch, exc.batch
+    return error
+
+
+_LIBRARY_ADVICE = re.compile(r"lower the learning rate \(now ([^)]*)\) or set clip_norm")
+
+
+def _diverged(exc: DivergenceError) -> DivergenceError:
+    """The library's message in command-line terms: --lr and --clip-norm, and the history."""
+    text, count = _LIBRARY_ADVICE.subn(r"try a smaller --lr (now \1) or --clip-norm 1", str(exc))
+    if not count:
+        text += "; try a smaller --lr or --clip-norm 1"
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is not None and (run_dir / "history.csv").is_file():
+        text += f"; the history so far is in {run_dir / 'history.csv'}"
+    error = DivergenceError(text)
+    error.history, error.checkpoint = exc.history, exc.checkpoint
+    return error
+
+
+def _unwritable(exc: OutputError) -> OutputError:
+    """A full disk or unwritable folder: say that the checkpoint is safe and how to continue."""
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+        return exc
+    text = str(exc)
+    if text.endswith(", then resume"):
+        text = text[: -len(", then resume")] + f", then continue with: {_resume_command(run_dir)}"
+    else:
+        text += (
+            f"; the trained state is safe in {run_dir / CHECKPOINT_FILE}: free disk space, then "
+            f"'{_resume_command(run_dir)}' writes the results again"
+        )
+    error = OutputError(text)
+    error.reason, error.history = exc.reason, exc.history
+    return error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +183,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a model and write config, history, metrics, model and plots",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
     )
-    add_data_arguments(parser)
+    add_data_arguments(parser, dataset_required=False)
     add_model_arguments(parser)
     add_training_arguments(parser)
+    group = parser.add_argument_group("reliability")
+    group.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        metavar="C",
+        help="clip the gradients' global norm to C before every step (helps against divergence)",
+    )
+    group.add_argument(
+        "--checkpoint-every",
+        type=non_negative_int,
+        metavar="K",
+        help="replace checkpoint.npz in the run folder every K epochs (default 1; 0: never, "
+        "and the run cannot be resumed)",
+    )
+    group.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR with its saved configuration, until --epochs in total "
+        "(default: the run's own); --dataset/--data-dir only for data that moved",
+    )
     add_output_arguments(parser)
     parser.set_defaults(func=_train)

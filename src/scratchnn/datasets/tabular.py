@@ -107,7 +107,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(
             f"{path}: not a readable CSV ({detail}); every line needs as many commas as the header"
         ) from None
-    if not isinstance(frame.index, pd.RangeIndex):
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took a column as index
         raise InputError(
             f"{path}: the data rows have more fields than the header line; "
             "give every column a name in the header"

@@ -12,6 +12,7 @@ It loads the data (:func:`load_dataset`), fits the feature scaling on the traini
 
 ============================  ===========================================================
 ``config.json``               the resolved configuration: rerun it with the same numbers
+``checkpoint.npz``            everything needed to continue the run exactly (``--resume``)
 ``history.csv``               epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
 ``metrics.json``              test_accuracy, test_loss, train_seconds, epochs, parameters, ...
 ``model.npz``                 :meth:`Sequential.save`, with the scaling, classes and feature
@@ -30,11 +31,17 @@ Extension points for other commands
 - **Another command** (``scratchnn vae``): :func:`load_dataset` gives raw train/val/test arrays,
   :func:`fit_preprocess`/:func:`apply_preprocess` scale them, :func:`make_run_dir`,
   :func:`write_json`, :func:`write_history` and :func:`summary_table` write and report.
-- **Callbacks and extra fit options** (checkpoints, resume): :func:`run_training` passes
-  ``callbacks`` and ``fit_options`` straight to :func:`~scratchnn.training.fit`, writes
-  ``config.json`` before training starts, and exposes each step (:func:`prepare_experiment`,
-  :func:`finish_run`) so a resumed run can reuse them; ``config["lr_schedule"]`` and
-  :func:`make_schedule` give the learning-rate schedule, which depends on ``epochs``.
+- **Callbacks and extra fit options**: :func:`run_training` passes ``callbacks`` and
+  ``fit_options`` straight to :func:`~scratchnn.training.fit`, writes ``config.json`` before
+  training starts, and exposes each step (:func:`prepare_experiment`, :func:`finish_run`);
+  ``config["lr_schedule"]`` and :func:`make_schedule` give the learning-rate schedule, which
+  depends on ``epochs``.
+- **Checkpoints and resume**: :func:`run_training` has ``fit`` keep ``checkpoint.npz`` in the
+  run folder (every epoch by default); :func:`resume_training` (``scratchnn train --resume
+  DIR``) reads ``config.json`` and the checkpoint (:func:`open_run`) and makes the same
+  ``fit`` call with ``resume=``, so the continued run is bit-identical to a straight one. An
+  interrupted run keeps its results so far, with ``"status": "interrupted"`` in
+  ``metrics.json``.
 
 Modules: :mod:`~scratchnn.experiments.data` (datasets, splits, scaling),
 :mod:`~scratchnn.experiments.registry` (models), :mod:`~scratchnn.experiments.runs`
@@ -71,8 +78,11 @@ from .runs import (
     make_run_dir,
     make_schedule,
     namespace_options,
+    open_run,
     prepare_experiment,
+    read_run_config,
     resolve_config,
+    resume_training,
     run_training,
     summary_rows,
     summary_table,
@@ -102,12 +112,15 @@ __all__ = [
     "make_run_dir",
     "make_schedule",
     "namespace_options",
+    "open_run",
     "outputs_to_labels",
     "outputs_to_probabilities",
     "predict_outputs",
     "prepare_experiment",
+    "read_run_config",
     "register_model",
     "resolve_config",
+    "resume_training",
     "rng_for",
     "run_training",
     "summary_rows",

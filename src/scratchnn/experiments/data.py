@@ -256,11 +256,18 @@ def _split(
             "on; make them smaller"
         )
     stratify = task == "classification"
-    train, val, test = train_val_test_indices(
-        len(X), val_split, test_split, y if stratify else None, stratify, rng_for(seed, "split")
-    )
-    if len(train) == 0:
-        raise ShapeError(f"{name}: no examples left for training; use more data or smaller splits")
+    try:
+        train, val, test = train_val_test_indices(
+            len(X), val_split, test_split, y if stratify else None, stratify, rng_for(seed, "split")
+        )
+    except ShapeError:  # e.g. 20 % of 3 rows rounds to no test example
+        train = np.empty(0, dtype=np.intp)
+    if len(train) == 0 or len(test) == 0:
+        raise ShapeError(
+            f"{name}: {len(X)} examples are too few to split into training, validation "
+            f"({val_split:g}) and test ({test_split:g}) parts; use more data, or other "
+            "--val-split/--test-split (--val-split 0 for no validation)"
+        )
     return X[train], y[train], X[val], y[val], X[test], y[test]
 
 

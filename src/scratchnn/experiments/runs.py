@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,9 +23,11 @@ from .. import __version__
 from .. import losses as losses_mod
 from .. import optimizers as optimizers_mod
 from .. import schedules as schedules_mod
-from ..errors import InputError
+from ..checkpoint import CHECKPOINT_FILE, load_checkpoint
+from ..errors import DivergenceError, InputError, OutputError, TrainingInterrupted
 from ..model import Sequential
 from ..serialization import atomic_write_bytes
+from ..training import Callback
 from .data import (
     DATASETS,
     Data,
@@ -38,6 +40,9 @@ from .data import (
 )
 from .registry import MODELS, ModelRequest, ModelSpec, describe_model
 
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
+
 __all__ = [
     "DEFAULTS",
     "Experiment",
@@ -47,8 +52,11 @@ __all__ = [
     "make_run_dir",
     "make_schedule",
     "namespace_options",
+    "open_run",
     "prepare_experiment",
+    "read_run_config",
     "resolve_config",
+    "resume_training",
     "run_training",
     "summary_rows",
     "summary_table",
@@ -68,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "lr_schedule": "constant",
     "weight_decay": 0.0,
+    "clip_norm": None,  # clip the global gradient norm to this before every step
     "epochs": 20,
     "batch_size": 32,
     "seed": 0,
@@ -111,6 +120,11 @@ def resolve_config(options: Mapping[str, Any]) -> dict[str, Any]:
         losses_mod.get(config["loss"])  # an unknown name fails here, with the choices
     optimizers_mod.get(config["optimizer"], lr=config["lr"])
     make_schedule(config)
+    clip = config.get("clip_norm")
+    if clip is not None and (
+        isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf
+    ):
+        raise InputError(f"clip_norm must be a positive number or null, got {clip!r}")
     return config
 
 
@@ -182,14 +196,16 @@ def write_history(path: str | os.PathLike[str], history: Any) -> Path:
     return path
 
 
-_RUN_FILES = ("config.json", "metrics.json", "model.npz", "history.csv")
+_RUN_FILES = ("config.json", "metrics.json", "model.npz", "history.csv", CHECKPOINT_FILE)
 
 
 def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool = False) -> Path:
     """Create the run folder: ``out``, or ``runs/<label>-<date>-<time>`` if not given.
 
     A folder that already holds a run is refused unless ``overwrite``, so that no result is
-    lost by accident.
+    lost by accident (a run with a checkpoint is continued with :func:`resume_training`,
+    ``--resume``). With ``overwrite`` the old checkpoint is deleted, so that the new run
+    starts from scratch instead of being refused by ``fit``.
     """
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -199,17 +215,100 @@ def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool
         raise InputError(f"{path}: exists and is not a directory; choose another --out")
     held = [name for name in _RUN_FILES if (path / name).exists()]
     if held and not overwrite:
+        hint = f"continue it with --resume {path}, " if CHECKPOINT_FILE in held else ""
         raise InputError(
-            f"{path}: already holds a run ({', '.join(held)}); choose another --out or pass "
-            "--overwrite"
+            f"{path}: already holds a run ({', '.join(held)}); {hint}choose another --out, or "
+            "pass --overwrite to replace it"
         )
     try:
         path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            (path / CHECKPOINT_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise InputError(
             f"{path}: cannot create the run folder ({exc.strerror or exc}); choose a writable --out"
         ) from None
     return path
+
+
+def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The configuration a run folder was trained with (its ``config.json``), checked."""
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise InputError(
+            f"{path}: no such run folder; pass the folder that 'scratchnn train' wrote (its --out)"
+        )
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise InputError(
+            f"{path}: not a run folder (no config.json); pass the folder that 'scratchnn train' "
+            "wrote (its --out)"
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{config_path}: unreadable ({type(exc).__name__}: {exc}); restore the file, or "
+            "start a new run"
+        ) from None
+    if not isinstance(config, dict) or not config.get("dataset"):
+        raise InputError(f"{config_path}: not a run configuration (no dataset); restore the file")
+    config.pop("scratchnn_version", None)
+    try:
+        return resolve_config(config)
+    except (InputError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{config_path}: {exc}; restore the file, or start a new run") from None
+
+
+def open_run(
+    run_dir: str | os.PathLike[str],
+    epochs: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+) -> tuple[dict[str, Any], Checkpoint]:
+    """The configuration and checkpoint to continue a run with, until ``epochs`` in total.
+
+    ``epochs`` defaults to the run's own; ``data_dir`` and ``dataset`` replace the saved ones,
+    for data that moved (a CSV file is saved as the path it was given by): the data are
+    fingerprinted, so other data are still refused. A cosine schedule is planned for the
+    run's number of epochs and so cannot be extended.
+    """
+    path = Path(run_dir).expanduser()
+    config = read_run_config(path)
+    if not (path / CHECKPOINT_FILE).is_file():
+        raise InputError(
+            f"{path}: holds no {CHECKPOINT_FILE} to resume from (trained with --checkpoint-every "
+            "0, or before checkpoints existed); start a new run"
+        )
+    checkpoint = load_checkpoint(path)
+    done = checkpoint.epoch if checkpoint.in_epoch is None else checkpoint.in_epoch
+    target = int(config["epochs"]) if epochs is None else int(epochs)
+    if target < done:
+        raise InputError(
+            f"{path}: the run has already reached epoch {done}; pass --epochs {done} or more "
+            "(--epochs counts the total, not the epochs still to train)"
+        )
+    if config.get("lr_schedule") == "cosine" and target != config["epochs"]:
+        raise InputError(
+            f"{path}: the learning rate follows a cosine decay planned for {config['epochs']} "
+            f"epochs, which cannot be stretched to {target}; resume without --epochs, or start "
+            f"a new run with --epochs {target}"
+        )
+    config["epochs"] = target
+    if data_dir is not None:
+        config["data_dir"] = str(data_dir)
+    if dataset is not None:
+        config = resolve_config({**config, "dataset": dataset})
+    return config, checkpoint
+
+
+def _seconds_before(checkpoint: Checkpoint) -> float:
+    """Training time spent before a checkpoint: its epochs and any part of the next one."""
+    seconds = (
+        sum(float(s) for s in checkpoint.history["seconds"]) if len(checkpoint.history) else 0.0
+    )
+    position = checkpoint.state.get("position")
+    return seconds + (float(position["seconds"]) if position else 0.0)
 
 
 def summary_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> str:
@@ -311,20 +410,47 @@ def run_training(
     verbose: int = 1,
     plots: bool = True,
     log: Callable[[str], None] = print,
+    checkpoint_every: int | None = 1,
+    resume: Checkpoint | None = None,
 ) -> RunResult:
     """Run one experiment from a resolved config (:func:`resolve_config`) into a run folder.
 
     ``config.json`` is written before training starts; ``history.csv``, ``metrics.json``,
     ``model.npz`` and the plots after it. ``callbacks`` and ``fit_options`` go to
     :func:`~scratchnn.training.fit` unchanged.
+
+    Every ``checkpoint_every`` epochs (``None`` or 0: never) ``fit`` replaces
+    ``checkpoint.npz`` in the run folder, so that the run can be continued: ``resume`` (a
+    checkpoint of this folder, see :func:`open_run`) continues it with the same ``fit``
+    call, which restores the parameters, optimizer, random generators and position and
+    checks that the data and settings are the run's.
+
+    When training stops early, the folder keeps what there is and the exception goes on,
+    with ``run_dir`` set on it:
+
+    - :class:`~scratchnn.errors.TrainingInterrupted` (SIGINT, SIGTERM): ``history.csv``,
+      ``model.npz`` (the state after the last complete step, the checkpoint's) and a
+      ``metrics.json`` whose ``status`` is ``"interrupted"``, with ``stopped_by`` and
+      ``stopped_at`` (epoch and batch); no plots.
+    - :class:`~scratchnn.errors.DivergenceError`: ``fit`` has written the History so far and
+      kept the last good checkpoint; the results of an earlier session stay as they were.
+    - :class:`~scratchnn.errors.OutputError` (disk full): the previous files are unchanged.
     """
     from ..training import fit
 
     config = dict(config)
     experiment = prepare_experiment(config)
     config = experiment.config
-    run_dir = make_run_dir(out_dir, f"{experiment.data.name}-{config['model']}", overwrite)
-    write_json(run_dir / "config.json", {**config, "scratchnn_version": __version__})
+    saved_config = {**config, "scratchnn_version": __version__}
+    callbacks = list(callbacks)
+    if resume is None:
+        run_dir = make_run_dir(out_dir, f"{experiment.data.name}-{config['model']}", overwrite)
+        write_json(run_dir / "config.json", saved_config)
+    else:
+        # config.json changes (epochs, data_dir) only once fit has accepted the resumption
+        run_dir = resume.directory
+        checkpoint_every = checkpoint_every or resume.settings.get("checkpoint_every", 1)
+        callbacks.append(_WriteOnTrainBegin(run_dir / "config.json", saved_config))
     data, model = experiment.data, experiment.model
     n_train, n_val, n_test = data.sizes
     log(
@@ -334,24 +460,103 @@ def run_training(
     log(f"model: {describe_model(model)}, {model.num_parameters:,} parameters, {model.dtype.name}")
 
     validation = (experiment.X_val, data.y_val) if experiment.X_val is not None else None
+    options: dict[str, Any] = {}
+    if checkpoint_every:
+        options = {"checkpoint": run_dir, "checkpoint_every": checkpoint_every}
+        options["resume"] = resume if resume is not None else False
+    before = 0.0 if resume is None else _seconds_before(resume)
     start = time.perf_counter()
-    history = fit(
-        model,
-        experiment.X_train,
-        data.y_train,
-        loss=experiment.loss,
-        optimizer=make_optimizer(config),
-        lr_schedule=make_schedule(config),
-        epochs=config["epochs"],
-        batch_size=config["batch_size"],
-        validation_data=validation,
-        rng=rng_for(config["seed"], "shuffle"),
-        callbacks=callbacks,
-        verbose=verbose,
-        **dict(fit_options or {}),
+    try:
+        history = fit(
+            model,
+            experiment.X_train,
+            data.y_train,
+            loss=experiment.loss,
+            optimizer=make_optimizer(config),
+            lr_schedule=make_schedule(config),
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            validation_data=validation,
+            rng=rng_for(config["seed"], "shuffle"),
+            clip_norm=config.get("clip_norm"),
+            callbacks=callbacks,
+            verbose=verbose,
+            **{**options, **dict(fit_options or {})},
+        )
+    except TrainingInterrupted as exc:
+        exc.run_dir = run_dir
+        if exc.epoch is not None:  # stopped cleanly between two steps: keep what there is
+            status = {
+                "status": "interrupted",
+                "stopped_by": exc.signal_name,
+                "stopped_at": {"epoch": exc.epoch, "batch": exc.batch},
+            }
+            seconds = before + time.perf_counter() - start
+            try:
+                finish_run(
+                    experiment,
+                    exc.history,
+                    seconds,
+                    run_dir,
+                    plots=False,
+                    status=status,
+                    log=_quiet,
+                )
+            except OutputError as error:  # e.g. a full disk: the checkpoint was still saved
+                error.run_dir = run_dir
+                raise error from None
+        raise
+    except (DivergenceError, OutputError) as exc:
+        exc.run_dir = run_dir
+        raise
+    train_seconds = before + time.perf_counter() - start
+    try:
+        return finish_run(experiment, history, train_seconds, run_dir, plots=plots, log=log)
+    except (OutputError, KeyboardInterrupt) as exc:  # the checkpoint holds the trained model
+        exc.run_dir = run_dir
+        raise
+
+
+def resume_training(
+    run_dir: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+    checkpoint_every: int | None = None,
+    **options: Any,
+) -> RunResult:
+    """Continue the run in ``run_dir`` until ``epochs`` epochs in total (default: its own).
+
+    The configuration comes from the folder's ``config.json`` and the training state from its
+    ``checkpoint.npz`` (:func:`open_run`); the result is bit-identical to a run trained
+    straight to ``epochs``, apart from timings. ``options`` go to :func:`run_training`.
+    """
+    config, checkpoint = open_run(run_dir, epochs, data_dir, dataset)
+    return run_training(
+        config,
+        checkpoint.directory,
+        resume=checkpoint,
+        checkpoint_every=checkpoint_every,
+        **options,
     )
-    train_seconds = time.perf_counter() - start
-    return finish_run(experiment, history, train_seconds, run_dir, plots=plots, log=log)
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+class _WriteOnTrainBegin(Callback):
+    """Write a JSON file when training starts, i.e. after ``fit`` has checked a resumption.
+
+    Last in the list of callbacks, so that the others keep their place in the checkpoint.
+    """
+
+    def __init__(self, path: Path, obj: Any) -> None:
+        self.path, self.obj = path, obj
+
+    def on_train_begin(self, logs: dict[str, float]) -> None:
+        write_json(self.path, self.obj)
 
 
 def finish_run(
@@ -362,14 +567,19 @@ def finish_run(
     *,
     plots: bool = True,
     log: Callable[[str], None] = print,
+    status: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Evaluate on the test split, write history, metrics, model and plots, print the summary."""
+    """Evaluate on the test split, write history, metrics, model and plots, print the summary.
+
+    ``status`` goes into ``metrics.json`` (default ``{"status": "complete"}``).
+    """
     from ..training import evaluate
 
     data, model, config = experiment.data, experiment.model, experiment.config
     test = evaluate(model, experiment.X_test, data.y_test, loss=experiment.loss)
     last = history.records[-1] if len(history) else {}
     metrics: dict[str, Any] = {
+        **(status or {"status": "complete"}),
         "dataset": data.name,
         "model": config["model"],
         "architecture": describe_model(model),
@@ -397,11 +607,14 @@ def finish_run(
             metrics["best_possible_accuracy"] = float(np.mean(best == data.y_test))
         else:
             metrics["best_possible_loss"] = float(np.mean((best - data.y_test) ** 2))
+    # the model first: it is what a full disk must not cost
+    model.save(run_dir / "model.npz")
     files = [run_dir / "config.json"]
     files.append(write_history(run_dir / "history.csv", history))
     files.append(write_json(run_dir / "metrics.json", metrics))
-    model.save(run_dir / "model.npz")
     files.append(run_dir / "model.npz")
+    if (run_dir / CHECKPOINT_FILE).exists():
+        files.append(run_dir / CHECKPOINT_FILE)
     if plots:
         files += write_plots(run_dir, experiment, history, metrics)
     log("")
