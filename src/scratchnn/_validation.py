@@ -27,7 +27,9 @@ def as_float_array(X, dtype, name: str = "X") -> np.ndarray:
     if arr.shape[0] == 0:
         raise ShapeError(f"{name} is empty (0 examples); pass at least one example")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    # min and max propagate NaN and are ±inf if any entry is: the same test as
+    # np.isfinite(arr).all() without a boolean copy of the data (37 MiB for MNIST)
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise InputError(
             f"{name} contains {bad} NaN or infinite value(s); clean or impute them before training"
