@@ -87,17 +87,22 @@ def blas_limiter(threads: int) -> Any:
     return threadpool_limits(limits=threads)
 
 
-def load_data(cfg: Config):
+def load_data(cfg: Config, without_scratchnn: bool = False):
     """The first ``train_size`` training and ``test_size`` test images, scaled to [0, 1].
 
     Each uint8 array is dropped as soon as its scaled copy exists, so that the peak memory
-    is the data a user trains on, not two copies of it.
+    is the data a user trains on, not two copies of it. ``without_scratchnn`` reads the
+    files with a few lines of NumPy instead of importing scratchnn (and with it pandas),
+    so that PyTorch's memory probe is not charged for scratchnn's imports.
     """
     import numpy as np
 
-    from scratchnn.datasets import load_mnist
+    if without_scratchnn:
+        train, test = read_mnist_plain(cfg.data_dir)
+    else:
+        from scratchnn.datasets import load_mnist
 
-    train, test = load_mnist(cfg.data_dir)
+        train, test = load_mnist(cfg.data_dir)
     dtype = np.dtype(cfg.dtype)
 
     def scaled(images: np.ndarray, n: int) -> np.ndarray:
@@ -111,6 +116,25 @@ def load_data(cfg: Config):
     del train
     X_test, y_test = scaled(test[0], cfg.test_size), test[1][: cfg.test_size].astype(np.intp)
     return X, y, X_test, y_test
+
+
+def read_mnist_plain(directory: str | None):
+    """The four MNIST arrays from ``directory`` (resolved by the parent with scratchnn)."""
+    import gzip
+
+    import numpy as np
+
+    def read(stem: str, header: int) -> np.ndarray:
+        path = os.path.join(str(directory), stem)
+        with open(path, "rb") if os.path.exists(path) else gzip.open(path + ".gz") as f:
+            raw = f.read()
+        dims = np.frombuffer(raw, ">u4", count=(header - 4) // 4, offset=4)
+        return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()
+
+    return (
+        (read("train-images-idx3-ubyte", 16), read("train-labels-idx1-ubyte", 8)),
+        (read("t10k-images-idx3-ubyte", 16), read("t10k-labels-idx1-ubyte", 8)),
+    )
 
 
 def peak_rss_mib() -> float | None:
@@ -151,7 +175,7 @@ def machine_description(threads: int) -> dict[str, Any]:
         for pool in threadpool_info():
             if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
                 blas = (
-                    f"{pool['internal_api']} {pool['version']} ({pool.get('architecture')} kernels)"
+                    f"{pool['internal_api']} {pool['version']}, {pool.get('architecture')} kernels"
                 )
     except ImportError:
         info = getattr(np, "__config__", None)
@@ -346,20 +370,27 @@ def memory_probe(cfg: Config, framework: str) -> dict[str, Any]:
     """Run in a child process: one epoch of the work with one library only; report peak RSS."""
     import numpy as np
 
-    data = load_data(cfg)
-    X, y, X_test, y_test = data
+    X, y, X_test, y_test = load_data(cfg, without_scratchnn=framework == "torch")
     data_mib = (X.nbytes + X_test.nbytes) / 2**20
-    model, optimizer = scratchnn_model(cfg, cfg.seed)
+    order = np.random.default_rng(cfg.seed)
     if framework == "scratchnn":
-        scratchnn_epoch(model, optimizer, X, y, cfg.batch_size, np.random.default_rng(cfg.seed))
+        model, optimizer = scratchnn_model(cfg, cfg.seed)
+        scratchnn_epoch(model, optimizer, X, y, cfg.batch_size, order)
         accuracy = model.evaluate(X_test, y_test).accuracy
     else:
         import torch
 
-        net, torch_optimizer = torch_twin(model, cfg.dtype)
-        del model, optimizer
+        torch.manual_seed(cfg.seed)  # PyTorch's own initialisation: memory does not care
+        layers: list[torch.nn.Module] = []
+        for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+            layers += [
+                torch.nn.Linear(n_in, n_out, dtype=getattr(torch, cfg.dtype)),
+                torch.nn.ReLU(),
+            ]
+        net = torch.nn.Sequential(*layers[:-1])
+        torch_optimizer = torch.optim.Adam(net.parameters(), lr=LR)
         X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-        torch_epoch(net, torch_optimizer, X_t, y_t, cfg.batch_size, np.random.default_rng(cfg.seed))
+        torch_epoch(net, torch_optimizer, X_t, y_t, cfg.batch_size, order)
         accuracy = torch_accuracy(net, torch.from_numpy(X_test), torch.from_numpy(y_test))
     return {
         "framework": framework,
@@ -367,6 +398,7 @@ def memory_probe(cfg: Config, framework: str) -> dict[str, Any]:
         "data_mib": data_mib,
         "accuracy": accuracy,
         "torch_imported": "torch" in sys.modules,
+        "scratchnn_imported": "scratchnn" in sys.modules,
     }
 
 
@@ -377,8 +409,9 @@ def measure_memory(cfg: Config, framework: str) -> dict[str, Any]:
     if result.returncode != 0:
         raise SystemExit(f"memory probe for {framework} failed:\n{result.stderr[-2000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    if framework == "scratchnn" and report["torch_imported"]:
-        raise SystemExit("the scratchnn memory probe imported torch; its RSS would be wrong")
+    other = "torch" if framework == "scratchnn" else "scratchnn"
+    if report[f"{other}_imported"]:
+        raise SystemExit(f"the {framework} memory probe imported {other}; its RSS would be wrong")
     return report
 
 
@@ -439,6 +472,9 @@ def benchmark(cfg: Config, measure_rss: bool = True) -> dict[str, Any]:
     }
     if measure_rss:
         log("  peak RSS: one epoch in a child process per library")
+        from scratchnn.datasets import find_mnist
+
+        cfg = Config(**{**asdict(cfg), "data_dir": str(find_mnist(cfg.data_dir))})
         mem_s, mem_t = measure_memory(cfg, "scratchnn"), measure_memory(cfg, "torch")
         result["scratchnn_peak_rss_mib"] = mem_s["peak_rss_mib"]
         result["torch_peak_rss_mib"] = mem_t["peak_rss_mib"]
@@ -511,7 +547,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], command: st
         f"Command: `{command}`",
         "",
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['system']}; Python "
-        f"{machine['python']}, NumPy {machine['numpy']} ({machine['blas']}), PyTorch "
+        f"{machine['python']}, NumPy {machine['numpy']} with {machine['blas']}, PyTorch "
         f"{machine['torch']}; {machine['threads']} threads each.",
         "",
         f"Seed MLP 784-524-124-10, Adam lr 1e-3, the first {ref['train_size']:,} MNIST images "
@@ -630,6 +666,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     limit_threads(args.threads)  # before NumPy and torch load their thread pools
+    if args.memory_probe == "torch":
+        return run(args, argv)  # without importing scratchnn, even for its errors
     from scratchnn.errors import ScratchnnError
 
     try:
