@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,26 @@ def test_no_parameter_sized_allocations_after_the_first_step(name):
     buffers = {k: id(v) for k, v in opt.state["w"].items()}
     opt.step([("w", p, g)])
     assert {k: id(v) for k, v in opt.state["w"].items()} == buffers
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_steps_allocate_no_parameter_sized_temporaries(name):
+    """After the first step an update allocates nothing the size of the parameter (flush too).
+
+    NumPy reports its data allocations to tracemalloc, so a hidden temporary would show.
+    """
+    opt = ALL[name]()
+    p = np.ones(250_000, dtype=np.float32)
+    g = np.full_like(p, 0.1)
+    opt.step([("w", p, g)])  # the first step creates the state buffers
+    tracemalloc.start()
+    try:
+        for _ in range(opt.flush_every):  # one of these steps also flushes
+            opt.step([("w", p, g)])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < p.nbytes / 10, f"{name}: a step allocated {peak} bytes"
 
 
 def test_state_is_kept_per_unique_name():
