@@ -10,6 +10,10 @@ formulas), which the tests check step by step. Updates are written with in-place
 (``out=``) into a scratch buffer kept per parameter: no parameter-sized temporaries are
 allocated after the first step.
 
+State that decays geometrically (Adam's moments, momentum buffers) is cleared of subnormal
+numbers every :attr:`Optimizer.flush_every` steps; see :meth:`Optimizer.flush_subnormals`
+for why (speed) and why it changes nothing beyond float32 rounding.
+
 The explicit training loop these serve::
 
     for Xb, yb in batches:
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,7 +62,15 @@ class Optimizer:
         Number of :meth:`step` calls so far (never reset: Adam's bias correction needs it).
     state : dict[str, dict[str, numpy.ndarray]]
         Per-parameter state, keyed by the parameter's unique name.
+    flush_every : int
+        Every this many steps, :meth:`flush_subnormals` sets subnormal entries of the
+        decaying state to zero (16 by default; 0 turns it off).
     """
+
+    #: State buffers that decay geometrically towards zero between gradients (moments,
+    #: momentum), and so can underflow into subnormal numbers.
+    decaying: ClassVar[tuple[str, ...]] = ()
+    flush_every: int = 16
 
     def __init__(self, lr: float) -> None:
         check_positive(lr, "learning rate lr")
@@ -70,6 +82,7 @@ class Optimizer:
     def step(self, parameters: Iterable[Triple]) -> None:
         """Apply one update to every ``(name, param, grad)`` triple, in place."""
         self.t += 1
+        flush = self.flush_every > 0 and self.t % self.flush_every == 0
         seen: set[str] = set()
         for name, param, grad in parameters:
             if name in seen:
@@ -77,11 +90,45 @@ class Optimizer:
                     f"parameter name {name!r} appears twice in one step; names must be unique"
                 )
             seen.add(name)
-            self.update(name, param, grad, self._state_for(name, param))
+            state = self._state_for(name, param)
+            self.update(name, param, grad, state)
+            if flush:
+                self.flush_subnormals(state)
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         """Update parameter ``p`` in place from its gradient ``g``."""
         raise NotImplementedError
+
+    def flush_subnormals(self, state: dict[str, np.ndarray]) -> None:
+        """Set the subnormal entries of the decaying state to exactly zero, in place.
+
+        Why: the first moment of a weight whose gradient has gone quiet (in MNIST, a first
+        layer weight fed by a pixel that is rarely lit) shrinks by β₁ every step, and after
+        a few hundred steps falls below float32's smallest normal number 2⁻¹²⁶ ≈ 1.2e-38.
+        Arithmetic on such subnormal numbers takes a slow path on most x86 CPUs (tens to
+        hundreds of cycles), so without this an epoch gets slower as training goes on.
+        Flushing every few steps keeps the state normal at the cost of three cheap passes.
+
+        Why this is within float32 rounding: an entry is zeroed only if ``|x| < 2⁻¹²⁶``
+        (2⁻¹⁰²² in float64), so it moves by less than the underflow threshold: exactly the
+        result IEEE-754 flush-to-zero arithmetic (GPUs, ``torch.set_flush_denormal``)
+        would have given. For Adam's ``m`` the step ``η m̂/(√v̂ + ε)`` then moves by less
+        than ``η 2⁻¹²⁶/((1-β₁ᵗ) ε)`` ≈ 1.2e-32 with the defaults, under half an ulp of any
+        float32 parameter larger than 2⁻⁸⁰ ≈ 8e-25 in magnitude, so the stored parameter
+        is the same number; for ``v``, ``√v̂`` moves by at most ``√(2⁻¹²⁶/(1-β₂))`` ≈
+        3.4e-18, under half an ulp of ε = 1e-8, so ``√v̂ + ε`` is the same number. (Ten
+        epochs of the MNIST benchmark give bit-identical weights with and without it.)
+        NaN and ±inf are kept as they are.
+        """
+        scratch = state["scratch"]
+        for key in self.decaying:
+            buf = state.get(key)
+            if buf is None or buf.dtype != scratch.dtype:
+                continue
+            np.abs(buf, out=scratch)
+            # 1.0 where |x| is normal (or inf), 0.0 where subnormal (or NaN, kept by NaN * 0)
+            np.greater_equal(scratch, np.finfo(buf.dtype).smallest_normal, out=scratch)
+            np.multiply(buf, scratch, out=buf)
 
     def _state_for(self, name: str, param: np.ndarray) -> dict[str, np.ndarray]:
         state = self.state.get(name)
@@ -170,6 +217,8 @@ class SGD(Optimizer):
         p  ← p - η d
     """
 
+    decaying = ("momentum_buffer",)
+
     def __init__(
         self,
         lr: float = 0.01,
@@ -239,9 +288,14 @@ class Adam(Optimizer):
         m̂  = m / (1 - β₁ᵗ),  v̂ = v / (1 - β₂ᵗ)    bias corrections
         p  ← p - η m̂ / (sqrt(v̂) + ε)
 
-    The bias corrections are folded into two scalars, ``η/(1-β₁ᵗ)`` and ``1/sqrt(1-β₂ᵗ)``, so
-    no corrected copy of ``m`` or ``v`` is ever made.
+    The bias corrections are folded into two scalars, as Kingma & Ba suggest at the end of
+    their Section 2: with ``c = sqrt(1-β₂ᵗ)``, ``η m̂/(sqrt(v̂) + ε) = η_t m/(sqrt(v) + ε c)``
+    where ``η_t = η c/(1-β₁ᵗ)``, so no corrected copy of ``m`` or ``v`` is ever made.
+    ``m`` and ``v`` are stored uncorrected, as ``torch.optim.Adam``'s ``exp_avg`` and
+    ``exp_avg_sq``.
     """
+
+    decaying = ("m", "v")
 
     def __init__(
         self,
@@ -274,14 +328,13 @@ class Adam(Optimizer):
         np.multiply(g, g, out=s)
         s *= 1 - b2
         v += s  # v = β₂ v + (1-β₂) g²
-        step_size = self.lr / (1 - b1**self.t)  # η / (1-β₁ᵗ) folds in m̂
-        inv_sqrt_bc2 = 1 / math.sqrt(1 - b2**self.t)  # sqrt(v̂) = sqrt(v) / sqrt(1-β₂ᵗ)
+        c = math.sqrt(1 - b2**self.t)  # sqrt(v̂) = sqrt(v) / c
+        step_size = self.lr * c / (1 - b1**self.t)  # η_t = η c / (1-β₁ᵗ)
         np.sqrt(v, out=s)
-        s *= inv_sqrt_bc2
-        s += self.eps  # s = sqrt(v̂) + ε
+        s += self.eps * c  # s = c (sqrt(v̂) + ε)
         np.divide(m, s, out=s)
         s *= step_size
-        p -= s  # p = p - η m̂ / (sqrt(v̂) + ε)
+        p -= s  # p = p - η m̂ / (sqrt(v̂) + ε) = p - η_t m / (sqrt(v) + ε c)
 
     def hyperparameters(self):
         return {
@@ -350,6 +403,8 @@ class RMSprop(Optimizer):
         b  ← μ b + g / r;  p ← p - η b                    if momentum
         p  ← p - η g / r                                  otherwise
     """
+
+    decaying = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(
         self,

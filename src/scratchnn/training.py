@@ -254,7 +254,9 @@ def batches(
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         Xb = X_buf[: idx.shape[0]]
-        np.take(X, idx, axis=0, out=Xb)
+        # mode="clip" cannot clip anything (a permutation is always in range) but, unlike the
+        # default "raise", gathers straight into Xb instead of through a temporary copy
+        np.take(X, idx, axis=0, out=Xb, mode="clip")
         yield Xb, T[idx]
 
 
