@@ -16,12 +16,18 @@ differences and against PyTorch, and a training loop fast enough for real MNIST.
 from . import datasets, gradcheck, initializers, layers, losses, models, optimizers, schedules
 from .errors import DivergenceError, InputError, NotFittedError, ScratchnnError, ShapeError
 from .layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool2D,
     Identity,
     Layer,
     LeakyReLU,
+    MaxPool2D,
     ReLU,
     Sigmoid,
     Softmax,
@@ -29,7 +35,7 @@ from .layers import (
 )
 from .losses import MSE, BCEWithLogits, CrossEntropy, GaussianKL, SoftmaxCrossEntropy, one_hot
 from .model import Evaluation, Sequential
-from .models import mlp
+from .models import cnn, mlp
 from .optimizers import SGD, Adam, AdamW, RMSprop, clip_grad_norm
 from .preprocessing import MinMaxScaler, Standardizer, train_test_split
 from .schedules import CosineAnnealingLR, ExponentialLR, StepLR
@@ -43,8 +49,12 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AvgPool2D",
     "BCEWithLogits",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "Callback",
+    "Conv2D",
     "CosineAnnealingLR",
     "CrossEntropy",
     "Dense",
@@ -55,11 +65,13 @@ __all__ = [
     "ExponentialLR",
     "Flatten",
     "GaussianKL",
+    "GlobalAvgPool2D",
     "History",
     "Identity",
     "InputError",
     "Layer",
     "LeakyReLU",
+    "MaxPool2D",
     "MinMaxScaler",
     "NotFittedError",
     "RMSprop",
@@ -76,6 +88,7 @@ __all__ = [
     "__version__",
     "batches",
     "clip_grad_norm",
+    "cnn",
     "datasets",
     "evaluate",
     "fit",
