@@ -1,4 +1,4 @@
-"""benchmarks/cnn_mnist.py runs in its smoke mode and ends with the promised JSON line.
+"""The CNN benchmarks run in their smoke modes and end with the promised JSON line.
 
 No timing is asserted (the machine is shared); the numbers are checked for meaning only.
 """
@@ -14,8 +14,6 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = pytest.mark.torch
-
 KEYS = {
     "scratchnn_s_per_epoch",
     "torch_s_per_epoch",
@@ -29,6 +27,7 @@ KEYS = {
 }
 
 
+@pytest.mark.torch
 def test_cnn_benchmark_smoke_mode(torch, mnist_dir, tmp_path):
     script = REPO / "benchmarks" / "cnn_mnist.py"
     result = subprocess.run(
@@ -53,3 +52,18 @@ def test_cnn_benchmark_smoke_mode(torch, mnist_dir, tmp_path):
     assert abs(summary["scratchnn_test_accuracy"] - summary["torch_test_accuracy"]) <= 0.02
     assert 0.2 < summary["scratchnn_test_accuracy"] <= 1.0  # 16 steps already beat chance
     assert summary["torch_peak_rss_mb"] > 0 and summary["scratchnn_peak_rss_mb"] > 0
+
+
+def test_col2im_benchmark_smoke_mode(tmp_path):
+    script = REPO / "benchmarks" / "conv_col2im.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    (row,) = summary["results"]  # the three variants agreed on dX, or the script failed
+    assert {"batched+loop", "gemm+loop", "gemm+add.at"} <= set(row)

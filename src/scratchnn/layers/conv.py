@@ -101,9 +101,13 @@ class Conv2D(Layer):
                   dcols = dZ @ Wm               ∂L/∂field = Σ_f δ[n,f,i,j] · W[f]         (BP2)
                   dX    = col2im(dcols)         each field's gradient added where it was read
 
-    ``col2im`` loops over the ``KH·KW`` kernel offsets, adding one strided slice of the
-    whole batch each time; overlapping windows (stride < kernel) sum, as the chain rule
-    requires. (One ``np.add.at`` scatter gives the same result and was measured 8-10× slower.)
+    ``dcols`` is computed as one batched product over the kernel offsets,
+    ``dcols[p, q] = dZ @ W[:, :, p, q]``, and ``col2im`` loops over the ``KH·KW`` offsets,
+    adding one whole-batch block per offset to a strided slice of ``dX``; where windows
+    overlap (stride < kernel) their gradients sum, as the chain rule requires. Measured
+    with ``benchmarks/conv_col2im.py``: for the second layer of :func:`~scratchnn.models.cnn`
+    this takes 1.5 ms of CPU per batch of 64, against 2.5 ms for the same loop over the
+    columns of a single ``dZ @ Wm`` product and 13 ms for one ``np.add.at`` scatter.
 
     Memory order: the rows of ``cols`` are copied from a *channels-last* view of ``X``,
     ``(N, H, W, C)``, so every ``KW·C`` run of a row is contiguous in memory, and the output
@@ -164,7 +168,6 @@ class Conv2D(Layer):
             self.output_shape(self.input_shape())  # a kernel larger than the image fails here
         self._X: np.ndarray | None = None
         self._cols: np.ndarray | None = None
-        self._Wm: np.ndarray | None = None
         self._geometry: tuple[int, ...] | None = None
 
     # -- forward --------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class Conv2D(Layer):
             Z += self.params["b"]
         # in evaluation, keep X rather than cols (KH·KW times larger): backward is rare there
         self._X, self._cols = X, (cols if training else None)
-        self._Wm, self._geometry = Wm, (N, H, W, OH, OW)
+        self._geometry = (N, H, W, OH, OW)
         return Z.reshape(N, OH, OW, F).transpose(0, 3, 1, 2)
 
     # -- backward -------------------------------------------------------------------------
@@ -220,7 +223,9 @@ class Conv2D(Layer):
         dWm = dZ.T @ cols  # dW = dZ.T @ cols                        (BP4)
         np.copyto(self.grads["W"], dWm.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
         if self.bias:
-            np.sum(dZ, axis=0, out=self.grads["b"])  # db = Σ dZ       (BP3)
+            # db = Σ_rows dZ = 1ᵀ dZ: as a matrix-vector product, as NumPy's axis-0 sum
+            # of a tall, narrow matrix is about 20× slower                (BP3)
+            np.matmul(np.ones(dZ.shape[0], dZ.dtype), dZ, out=self.grads["b"])
 
     def param_grads(self, dY: np.ndarray) -> None:
         """Set ``dW`` and ``db`` only: all a first layer needs, since data has no gradient."""
@@ -229,24 +234,24 @@ class Conv2D(Layer):
     def backward(self, dY: np.ndarray) -> np.ndarray:
         dZ = self._dZ(dY)
         self._set_param_grads(dZ)
-        dcols = dZ @ self._cached("_Wm")  # ∂L/∂(each receptive field)   (BP2)
+        F, C, KH, KW = self.params["W"].shape
+        # dcols = dZ @ Wm, ∂L/∂(each receptive field), computed per kernel offset:
+        # dcols[p·KW + q] = dZ @ W[:, :, p, q] in one batched product, so that col2im
+        # adds contiguous (N, OH, OW, C) blocks                     (BP2)
+        Wk = self.params["W"].transpose(2, 3, 0, 1).reshape(KH * KW, F, C)
+        dcols = np.matmul(dZ, Wk)  # (KH·KW, N·OH·OW, C)
         return self._col2im(dcols)
 
     def _col2im(self, dcols: np.ndarray) -> np.ndarray:
-        """Add every row of ``dcols`` back onto the input pixels its receptive field read."""
+        """Add each window's gradient back onto the input pixels the window read."""
         N, H, W, OH, OW = self._cached("_geometry")
-        C, (KH, KW), (sh, sw), (ph, pw) = (
-            self.in_channels,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-        )
-        dcols = dcols.reshape(N, OH, OW, KH, KW, C)
-        dXh = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dcols.dtype)
+        (KH, KW), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        dcols = dcols.reshape(KH, KW, N, OH, OW, self.in_channels)
+        dXh = np.zeros((N, H + 2 * ph, W + 2 * pw, self.in_channels), dtype=dcols.dtype)
         for p in range(KH):
             for q in range(KW):
                 # pixel (s·i + p, s·j + q) was entry (p, q) of window (i, j)
-                dXh[:, p : p + sh * OH : sh, q : q + sw * OW : sw, :] += dcols[:, :, :, p, q, :]
+                dXh[:, p : p + sh * OH : sh, q : q + sw * OW : sw, :] += dcols[p, q]
         dXh = dXh[:, ph : ph + H, pw : pw + W, :]  # the padding has no gradient to pass on
         return dXh.transpose(0, 3, 1, 2)
 

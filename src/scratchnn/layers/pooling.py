@@ -59,6 +59,17 @@ class _Pool2D(Layer):
                 )
                 yield p, q, index
 
+    def _new_dX(self, X: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, bool]:
+        """``(dX, overlapping)``: an array for dX in X's memory order, and whether windows
+        overlap. Zeros, unless the windows tile X exactly and every pixel gets written."""
+        _, _, H, W = X.shape
+        (KH, KW), (sh, sw) = self.kernel_size, self.stride
+        overlapping = sh < KH or sw < KW
+        tiles = (sh, sw) == (KH, KW) and H % KH == 0 and W % KW == 0
+        return (
+            np.empty_like(X, dtype=dtype) if tiles else np.zeros_like(X, dtype=dtype)
+        ), overlapping
+
     def _name(self) -> str:
         return f"{type(self).__name__}({_plain(self.kernel_size)})"
 
@@ -154,18 +165,25 @@ class MaxPool2D(_Pool2D):
             raise ShapeError(
                 f"{self._name()}.backward got dY of shape {dY.shape}; expected {Y.shape}"
             )
-        dX = np.zeros_like(X, dtype=dY.dtype)
-        overlapping = any(s < k for s, k in zip(self.stride, self.kernel_size))
-        unrouted = dY.copy(order="K")  # the gradient of each window that no pixel has taken yet
-        for _, _, index in self._offsets(OH, OW):
+        dX, overlapping = self._new_dX(X, dY.dtype)
+        *earlier, (_, _, last) = self._offsets(OH, OW)
+        unrouted = np.empty_like(Y, dtype=dY.dtype)  # in Y's memory order, like X's
+        unrouted[...] = dY  # the gradient of each window that no pixel has taken yet
+        for _, _, index in earlier:
             # pixel (p, q) takes its window's whole gradient if it is the window's maximum
             # and no earlier pixel (in row-major order) was: the first maximum wins ties
-            routed = unrouted * (X[index] == Y)
-            unrouted -= routed  # exactly 0 once routed (x - x = 0), unchanged otherwise
+            is_max = X[index] == Y
             if overlapping:
+                routed = unrouted * is_max
                 dX[index] += routed
-            else:  # each pixel is in at most one window
-                dX[index] = routed
+            else:  # each pixel is in one window at most: write its share in place
+                routed = np.multiply(unrouted, is_max, out=dX[index])
+            unrouted -= routed  # exactly 0 once routed (x - x = 0), unchanged otherwise
+        # what no earlier pixel took belongs to the last one, which is then the maximum
+        if overlapping:
+            dX[last] += unrouted
+        else:
+            dX[last] = unrouted
         return dX
 
 
@@ -215,9 +233,12 @@ class AvgPool2D(_Pool2D):
                 f"expected {(*X.shape[:2], OH, OW)}"
             )
         share = dY * dY.dtype.type(1.0 / (self.kernel_size[0] * self.kernel_size[1]))
-        dX = np.zeros_like(X, dtype=dY.dtype)
+        dX, overlapping = self._new_dX(X, dY.dtype)
         for _, _, index in self._offsets(OH, OW):
-            dX[index] += share
+            if overlapping:
+                dX[index] += share
+            else:
+                dX[index] = share
         return dX
 
 

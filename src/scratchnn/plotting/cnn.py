@@ -150,10 +150,9 @@ def plot_feature_maps(
                 )
             maps[i] = np.asarray(X[0], dtype=np.float64)
 
-    fig = new_figure(
-        9.0, 1.6 + 1.25 * sum(_grid(min(len(m), max_maps), 16)[0] for m in maps.values())
-    )
-    heights = [1.4] + [_grid(min(len(m), max_maps), 16)[0] for m in maps.values()]
+    rows = [_grid(min(len(m), max_maps), 16)[0] for m in maps.values()]
+    heights = [1.9] + [0.35 + 0.6 * r for r in rows]  # inches: input; title + rows of maps
+    fig = new_figure(9.0, sum(heights) + 0.4)
     subfigs = fig.subfigures(len(heights), 1, height_ratios=heights)
     ax = subfigs[0].subplots()
     ax.imshow(image.mean(axis=0) if image.shape[0] > 1 else image[0], cmap="gray_r")
