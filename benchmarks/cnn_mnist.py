@@ -283,12 +283,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 torch_steps(net, torch_optimizer, X, y, batches)
             times[framework].append(time.perf_counter() - start)
-        if not args.json:
-            print(
-                f"epoch {epoch + 1}/{args.epochs}: scratchnn {times['scratchnn'][-1]:.2f} s, "
-                f"PyTorch {times['torch'][-1]:.2f} s",
-                flush=True,
-            )
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: scratchnn {times['scratchnn'][-1]:.2f} s, "
+            f"PyTorch {times['torch'][-1]:.2f} s",
+            flush=True,
+        )
 
     ours = sum(times["scratchnn"]) / args.epochs
     theirs = sum(times["torch"]) / args.epochs

@@ -66,9 +66,8 @@ class _Pool2D(Layer):
         (KH, KW), (sh, sw) = self.kernel_size, self.stride
         overlapping = sh < KH or sw < KW
         tiles = (sh, sw) == (KH, KW) and H % KH == 0 and W % KW == 0
-        return (
-            np.empty_like(X, dtype=dtype) if tiles else np.zeros_like(X, dtype=dtype)
-        ), overlapping
+        dX = (np.empty_like if tiles else np.zeros_like)(X, dtype=dtype)
+        return dX, overlapping
 
     def _name(self) -> str:
         return f"{type(self).__name__}({_plain(self.kernel_size)})"
@@ -117,7 +116,9 @@ class MaxPool2D(_Pool2D):
 
     The max is locally the identity for the winning pixel and constant in the others, so
     the whole gradient goes to the winner (its "switch"). Overlapping windows that share a
-    winner add their gradients there.
+    winner add their gradients there. The forward is a running ``np.maximum`` over the
+    ``KH·KW`` offsets; the backward visits the offsets in the same order and hands each
+    window's gradient to the first pixel equal to its maximum.
 
     **Ties.** When several pixels of a window share the maximum, the max is not
     differentiable; the gradient goes, deterministically, to the *first* of them in
