@@ -23,11 +23,15 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("layout", ["channels-first", "channels-last"])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_vectorised_equals_loop_reference(case, rng):
+def test_vectorised_equals_loop_reference(case, layout, rng):
+    """Both memory orders of X (images; another Conv2D's output) take their own im2col path."""
     C, F, k, s, p, (H, W) = case
     conv = Conv2D(C, F, k, stride=s, padding=p, rng=rng, dtype=np.float64)
     X = rng.standard_normal((3, C, H, W))
+    if layout == "channels-last":
+        X = np.ascontiguousarray(X.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     Y = conv.forward(X)
     np.testing.assert_allclose(
         Y, conv2d_loop(X, conv.params["W"], conv.params["b"], s, p), atol=1e-12

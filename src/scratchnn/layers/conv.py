@@ -109,11 +109,11 @@ class Conv2D(Layer):
     this takes 1.5 ms of CPU per batch of 64, against 2.5 ms for the same loop over the
     columns of a single ``dZ @ Wm`` product and 13 ms for one ``np.add.at`` scatter.
 
-    Memory order: the rows of ``cols`` are copied from a *channels-last* view of ``X``,
-    ``(N, H, W, C)``, so every ``KW·C`` run of a row is contiguous in memory, and the output
-    ``Z`` is returned as the ``(N, F, OH, OW)`` *view* of the ``(N, OH, OW, F)`` product, with
-    no transposing copy (oneDNN keeps activations channels-last for the same reason). The
-    shapes are always NCHW; use ``np.ascontiguousarray`` if you need C order.
+    Memory order: the output ``Z`` is returned as the ``(N, F, OH, OW)`` *view* of the
+    ``(N, OH, OW, F)`` product, with no transposing copy, so activations after a Conv2D
+    are *channels-last* in memory (oneDNN keeps them so for the same reason), and the next
+    im2col copies contiguous ``KW·C`` runs. The shapes are always NCHW; use
+    ``np.ascontiguousarray`` if you need C order.
 
     Examples
     --------
@@ -176,19 +176,32 @@ class Conv2D(Layer):
         return conv_output_size(H, KH, sh, ph), conv_output_size(W, KW, sw, pw)
 
     def _im2col(self, X: np.ndarray) -> np.ndarray:
-        """``(N, C, H, W)`` -> ``cols`` of shape ``(N·OH·OW, KH·KW·C)``, one receptive field per row."""
+        """``(N, C, H, W)`` -> ``cols`` of shape ``(N·OH·OW, KH·KW·C)``, one receptive field per row.
+
+        The matrix is the same either way, but its memory order follows ``X``'s so that the
+        one copy reads long contiguous runs: C order (rows contiguous) when ``X`` is
+        channels-last in memory, as every Conv2D output is; Fortran order (columns
+        contiguous) when ``X`` is channels-first or has a single channel, as images do.
+        BLAS takes either order without a further copy.
+        """
         N, C, H, W = X.shape
         (KH, KW), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         OH, OW = self._output_hw(H, W)
-        Xh = X.transpose(0, 2, 3, 1)  # (N, H, W, C): a view, channels last
+        channels_first = C == 1 or X.strides[1] > X.strides[3]
         if ph or pw:
-            padded = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=X.dtype)
-            padded[:, ph : ph + H, pw : pw + W, :] = Xh
-            Xh = padded
-        # windows[n, i, j, c, p, q] = Xh[n, s·i + p, s·j + q, c]: a view, nothing copied yet
-        windows = sliding_window_view(Xh, (KH, KW), axis=(1, 2))[:, ::sh, ::sw]
-        # the one copy: rows (n, i, j), columns (p, q, c)
-        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * OH * OW, KH * KW * C)
+            Hp, Wp = H + 2 * ph, W + 2 * pw
+            if channels_first:
+                padded = np.zeros((N, C, Hp, Wp), dtype=X.dtype)
+            else:  # the same (N, C, Hp, Wp) array, with channels-last memory
+                padded = np.zeros((N, Hp, Wp, C), dtype=X.dtype).transpose(0, 3, 1, 2)
+            padded[:, :, ph : ph + H, pw : pw + W] = X
+            X = padded
+        # windows[n, c, i, j, p, q] = X[n, c, s·i + p, s·j + q]: a view, nothing copied yet
+        windows = sliding_window_view(X, (KH, KW), axis=(2, 3))[:, :, ::sh, ::sw]
+        if channels_first:  # copy cols.T: rows (p, q, c), columns (n, i, j)
+            return windows.transpose(4, 5, 1, 0, 2, 3).reshape(KH * KW * C, N * OH * OW).T
+        # the rows (n, i, j) with columns (p, q, c)
+        return windows.transpose(0, 2, 3, 4, 5, 1).reshape(N * OH * OW, KH * KW * C)
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         self._check_input(X)
