@@ -3,7 +3,8 @@
 One run trains both networks from the same initial weights on the same mini-batches in
 the same order (the explicit loop: forward, loss, backward, Adam step, with the learning
 rate annealed per epoch by half a cosine, as ``scratchnn.models.cnn.fit_settings``
-does), alternating epochs so that a busy shared machine slows both alike. NumPy's BLAS and PyTorch get the
+does), taking turns every 50 batches (``--chunk``) so that a busy shared machine slows
+both alike. NumPy's BLAS and PyTorch get the
 same number of threads (2 by default); warm-up steps run on throwaway copies and are not
 timed. Test accuracy is measured after training, in evaluation mode.
 
@@ -46,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3, help="initial Adam learning rate")
     parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads each")
     parser.add_argument("--warmup", type=int, default=20, help="untimed warm-up batches")
+    parser.add_argument(
+        "--chunk", type=int, default=50, help="batches per turn before the other framework runs"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     parser.add_argument("--smoke", action="store_true", help="a few batches on a data subset")
@@ -137,6 +141,11 @@ def torch_steps(net, optimizer, X, y, batches) -> None:
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(net(Xb), yb).backward()
         optimizer.step()
+
+
+def load_average() -> float | None:
+    """The 1-minute load average: how busy the (shared) machine was."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def split(order, batch_size: int) -> list:
@@ -267,6 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     warm_net = copy.deepcopy(net)
     torch_steps(warm_net, torch.optim.Adam(warm_net.parameters(), lr=args.lr), X, y, warm)
 
+    load_start = load_average()
     times: dict[str, list[float]] = {"scratchnn": [], "torch": []}
     order_rng = np.random.default_rng(args.seed)
     schedule = snn.CosineAnnealingLR(T_max=args.epochs)
@@ -275,14 +285,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         optimizer.lr = schedule.lr_at(epoch, args.lr)
         for group in torch_optimizer.param_groups:
             group["lr"] = optimizer.lr
-        first = ("scratchnn", "torch") if epoch % 2 == 0 else ("torch", "scratchnn")
-        for framework in first:
-            start = time.perf_counter()
-            if framework == "scratchnn":
-                scratchnn_steps(model, optimizer, X, y, batches)
-            else:
-                torch_steps(net, torch_optimizer, X, y, batches)
-            times[framework].append(time.perf_counter() - start)
+        # alternate every `chunk` batches (and who goes first), so that a busy shared
+        # machine slows both alike; each framework still sees every batch of the epoch
+        spent = {"scratchnn": 0.0, "torch": 0.0}
+        for c, start_batch in enumerate(range(0, len(batches), args.chunk)):
+            chunk = batches[start_batch : start_batch + args.chunk]
+            for framework in ("scratchnn", "torch") if c % 2 == 0 else ("torch", "scratchnn"):
+                start = time.perf_counter()
+                if framework == "scratchnn":
+                    scratchnn_steps(model, optimizer, X, y, chunk)
+                else:
+                    torch_steps(net, torch_optimizer, X, y, chunk)
+                spent[framework] += time.perf_counter() - start
+        for framework, seconds in spent.items():
+            times[framework].append(seconds)
         print(
             f"epoch {epoch + 1}/{args.epochs}: scratchnn {times['scratchnn'][-1]:.2f} s, "
             f"PyTorch {times['torch'][-1]:.2f} s",
@@ -304,6 +320,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio": ours / theirs,
         "scratchnn_epoch_seconds": times["scratchnn"],
         "torch_epoch_seconds": times["torch"],
+        "epoch_ratios": [a / b for a, b in zip(times["scratchnn"], times["torch"])],
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
         "scratchnn_test_accuracy": scratchnn_accuracy(model, Xt, yt),
         "torch_test_accuracy": torch_accuracy(net, Xt, yt),
         "initial_max_logit_difference": start_gap,
@@ -350,6 +369,11 @@ def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
     for name, a, b in rows:
         print(f"{name:22s} {a:>10s} {b:>10s}")
     print(f"ratio scratchnn / PyTorch: {r['ratio']:.2f} (goal <= 1.5)")
+    if r["load_average_start"] is not None:
+        print(
+            f"load average (1 min) {r['load_average_start']:.1f} at the start, "
+            f"{r['load_average_end']:.1f} at the end, on {os.cpu_count()} CPUs"
+        )
 
 
 if __name__ == "__main__":
