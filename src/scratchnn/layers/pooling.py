@@ -24,6 +24,17 @@ from .conv import Pair, _fmt, _pair, _plain, conv_output_size
 __all__ = ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D", "maxpool2d_loop"]
 
 
+def _in_memory_order_of(template: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """``A``, copied into ``template``'s memory order if its own differs: operations that
+    mix orders (NCHW-ordered ``dY`` from Flatten, channels-last ``X``) are several times
+    slower than one copy."""
+    if list(np.argsort(A.strides)) == list(np.argsort(template.strides)):
+        return A
+    out = np.empty_like(template, dtype=A.dtype)
+    out[...] = A
+    return out
+
+
 class _Pool2D(Layer):
     """What max and average pooling share: window geometry, slicing, shapes, config."""
 
@@ -117,8 +128,8 @@ class MaxPool2D(_Pool2D):
     The max is locally the identity for the winning pixel and constant in the others, so
     the whole gradient goes to the winner (its "switch"). Overlapping windows that share a
     winner add their gradients there. The forward is a running ``np.maximum`` over the
-    ``KH·KW`` offsets; the backward visits the offsets in the same order and hands each
-    window's gradient to the first pixel equal to its maximum.
+    ``KH·KW`` offsets and records each window's switch ``k* = p*·KW + q*``; the backward
+    visits the offsets and gives ``dY`` to pixel ``k`` of the windows whose switch is ``k``.
 
     **Ties.** When several pixels of a window share the maximum, the max is not
     differentiable; the gradient goes, deterministically, to the *first* of them in
@@ -147,44 +158,39 @@ class MaxPool2D(_Pool2D):
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None
     ) -> None:
         super().__init__(kernel_size, stride)
-        self._Y: np.ndarray | None = None
+        self._switch: np.ndarray | None = None
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         OH, OW = self._start(X)
-        offsets = self._offsets(OH, OW)
-        _, _, first = next(offsets)
-        Y = X[first].copy(order="K")  # pixel (0, 0) of every window, in X's memory order
-        for _, _, index in offsets:
-            np.maximum(Y, X[index], out=Y)
-        self._Y = Y
+        pixels = [X[index] for _, _, index in self._offsets(OH, OW)]  # pixel k of every window
+        Y = pixels[0].copy(order="K")  # in X's memory order
+        for pixel in pixels[1:]:
+            np.maximum(Y, pixel, out=Y)
+        # the switch k* = the first k with pixel k == max, i.e. how many leading pixels
+        # are not the maximum: ties go to the first maximum in row-major order
+        not_yet = pixels[0] != Y
+        switch = not_yet.astype(np.uint8 if len(pixels) <= 256 else np.intp)
+        for pixel in pixels[1:-1]:
+            not_yet &= pixel != Y
+            switch += not_yet
+        self._switch = switch
         return Y
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
-        Y = self._cached("_Y")
+        switch = self._cached("_switch")
         X, OH, OW = self._cached("_geometry")
-        if dY.shape != Y.shape:
+        if dY.shape != switch.shape:
             raise ShapeError(
-                f"{self._name()}.backward got dY of shape {dY.shape}; expected {Y.shape}"
+                f"{self._name()}.backward got dY of shape {dY.shape}; expected {switch.shape}"
             )
         dX, overlapping = self._new_dX(X, dY.dtype)
-        *earlier, (_, _, last) = self._offsets(OH, OW)
-        unrouted = np.empty_like(Y, dtype=dY.dtype)  # in Y's memory order, like X's
-        unrouted[...] = dY  # the gradient of each window that no pixel has taken yet
-        for _, _, index in earlier:
-            # pixel (p, q) takes its window's whole gradient if it is the window's maximum
-            # and no earlier pixel (in row-major order) was: the first maximum wins ties
-            is_max = X[index] == Y
-            if overlapping:
-                routed = unrouted * is_max
-                dX[index] += routed
-            else:  # each pixel is in one window at most: write its share in place
-                routed = np.multiply(unrouted, is_max, out=dX[index])
-            unrouted -= routed  # exactly 0 once routed (x - x = 0), unchanged otherwise
-        # what no earlier pixel took belongs to the last one, which is then the maximum
-        if overlapping:
-            dX[last] += unrouted
-        else:
-            dX[last] = unrouted
+        dY = _in_memory_order_of(switch, dY)
+        for k, (_, _, index) in enumerate(self._offsets(OH, OW)):
+            # dX[pixel k of window (i, j)] = dY[i, j] if k is the window's switch, else 0
+            if overlapping:  # windows share pixels: their gradients add up
+                dX[index] += dY * (switch == k)
+            else:
+                np.multiply(dY, switch == k, out=dX[index])
         return dX
 
 
