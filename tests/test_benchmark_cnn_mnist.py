@@ -28,6 +28,7 @@ KEYS = {
 
 
 @pytest.mark.torch
+@pytest.mark.slow  # ~5 s on a quiet machine: loads MNIST and imports torch three times
 def test_cnn_benchmark_smoke_mode(torch, mnist_dir, tmp_path):
     script = REPO / "benchmarks" / "cnn_mnist.py"
     result = subprocess.run(

@@ -105,6 +105,9 @@ def test_shapes_are_inferred_and_checked_at_construction():
         (None, 10),
     ]
     assert "(N, 6, 6, 6)" in model.summary()
+    undeclared = snn.Sequential(Conv2D(1, 4, 3, rng=0), MaxPool2D(2), snn.Flatten())
+    assert undeclared._shapes[1] == (None, 4, None, None)
+    assert "(N, 4, ?, ?)" in undeclared.summary()  # without input_size: unknown, not "N"
     with pytest.raises(ShapeError, match=r"layer 1, Conv2D\(3, 4\).*expects \(N, 3, H, W\)"):
         snn.Sequential(Conv2D(1, 4, 3, input_size=8, rng=0), Conv2D(3, 4, 3, rng=0))
     with pytest.raises(ShapeError, match=r"layer 3, Dense\(100, 10\).*\(N, 216\)"):

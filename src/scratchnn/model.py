@@ -232,11 +232,8 @@ class Sequential:
         """A table of layers, output shapes and parameter counts (returned, not printed)."""
         rows = [("#", "layer", "output shape", "parameters")]
         for i, (layer, shape) in enumerate(zip(self.layers, self._shapes)):
-            shape_text = (
-                "?"
-                if shape is None
-                else "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-            )
+            dims = [("?" if k else "N") if s is None else str(s) for k, s in enumerate(shape or ())]
+            shape_text = "?" if shape is None else "(" + ", ".join(dims) + ")"
             rows.append((str(i), repr(layer), shape_text, f"{layer.num_parameters:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)

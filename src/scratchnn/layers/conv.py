@@ -337,7 +337,12 @@ class Conv2D(Layer):
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:
-    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    """``(N, 16, ?, ?)``: N for the batch, ? for other unknown sizes."""
+    return (
+        "("
+        + ", ".join(("?" if k else "N") if s is None else str(s) for k, s in enumerate(shape))
+        + ")"
+    )
 
 
 # -- the plain-loop reference -------------------------------------------------------------
