@@ -278,7 +278,8 @@ class Conv2D(Layer):
         if X.ndim != 4 or X.shape[1] != self.in_channels:
             raise ShapeError(
                 f"{self._name()} got input of shape {X.shape}; expected {expected} "
-                "(images as (N, channels, height, width))"
+                "(images as (N, channels, height, width); scratchnn.models.cnn.as_images "
+                "turns (N, H·W) rows or (N, H, W) arrays into that)"
             )
         if self.input_size is not None and X.shape[2:] != self.input_size:
             raise ShapeError(
