@@ -7,11 +7,17 @@ import pytest
 
 from scratchnn import gradcheck
 from scratchnn.layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool2D,
     Identity,
     LeakyReLU,
+    MaxPool2D,
     ReLU,
     Sigmoid,
     Softmax,
@@ -29,6 +35,19 @@ def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarr
     return np.where(X >= 0, X + 0.1, X - 0.1)
 
 
+def without_ties(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Distinct values 0.01 apart in random order: no two pixels of a pooling window tie."""
+    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 0.5
+
+
+def with_running_statistics(layer, rng: np.random.Generator):
+    """A BatchNorm whose running statistics are not the trivial 0 and 1 (for eval mode)."""
+    layer.buffers["running_mean"][:] = rng.standard_normal(layer.num_features)
+    layer.buffers["running_var"][:] = rng.uniform(0.5, 2.0, layer.num_features)
+    return layer
+
+
+# name: (make layer, input shape[, make input, training])
 LAYERS = {
     "Dense": (lambda rng: Dense(5, 4, rng=rng), (6, 5)),
     "Dense-no-bias": (lambda rng: Dense(5, 4, bias=False, init="he_normal", rng=rng), (6, 5)),
@@ -41,13 +60,47 @@ LAYERS = {
     "Identity": (lambda rng: Identity(), (6, 5)),
     "Dropout": (lambda rng: Dropout(0.3, rng=rng), (6, 5)),
     "Flatten": (lambda rng: Flatten(), (4, 2, 3, 3)),
+    "Conv2D": (lambda rng: Conv2D(3, 4, 3, rng=rng), (2, 3, 6, 5)),
+    "Conv2D-stride-padding-odd": (
+        lambda rng: Conv2D(2, 3, 3, stride=2, padding=1, rng=rng),
+        (2, 2, 7, 9),
+    ),
+    "Conv2D-rectangular-kernel-stride-padding": (
+        lambda rng: Conv2D(3, 2, (2, 4), stride=(1, 3), padding=(2, 1), rng=rng),
+        (3, 3, 5, 8),
+    ),
+    "Conv2D-1x1-no-bias": (lambda rng: Conv2D(4, 3, 1, bias=False, rng=rng), (2, 4, 3, 3)),
+    "Conv2D-batch-of-one": (lambda rng: Conv2D(1, 2, 5, padding=2, rng=rng), (1, 1, 5, 5)),
+    "MaxPool2D": (lambda rng: MaxPool2D(2), (2, 3, 6, 6), without_ties),
+    "MaxPool2D-overlapping-odd": (lambda rng: MaxPool2D(3, stride=2), (2, 3, 7, 9), without_ties),
+    "MaxPool2D-rectangular": (lambda rng: MaxPool2D((2, 3), (1, 2)), (2, 2, 5, 7), without_ties),
+    "AvgPool2D": (lambda rng: AvgPool2D(2), (2, 3, 5, 6)),
+    "AvgPool2D-overlapping-odd": (lambda rng: AvgPool2D(3, stride=2), (2, 3, 7, 9)),
+    "GlobalAvgPool2D": (lambda rng: GlobalAvgPool2D(), (3, 4, 5, 3)),
+    "BatchNorm1D": (lambda rng: BatchNorm1D(5), (8, 5)),
+    "BatchNorm1D-eval": (
+        lambda rng: with_running_statistics(BatchNorm1D(5), rng),
+        (8, 5),
+        away_from_zero,
+        False,
+    ),
+    "BatchNorm2D": (lambda rng: BatchNorm2D(3), (4, 3, 5, 4)),
+    "BatchNorm2D-batch-of-one": (lambda rng: BatchNorm2D(2), (1, 2, 3, 3)),
+    "BatchNorm2D-eval": (
+        lambda rng: with_running_statistics(BatchNorm2D(3), rng),
+        (4, 3, 5, 4),
+        away_from_zero,
+        False,
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_gradients(name, rng):
-    make, shape = LAYERS[name]
-    report = gradcheck.check_layer(make(rng), away_from_zero(rng, shape), rng=rng, tol=TOL)
+    make, shape, make_input, training = (*LAYERS[name], away_from_zero, True)[:4]
+    layer = make(rng)
+    X = make_input(rng, shape)
+    report = gradcheck.check_layer(layer, X, rng=rng, tol=TOL, training=training)
     assert report.passed, f"{name}: gradient check failed\n{report}"
     assert set(report.errors) >= {"dX"}
 
@@ -133,6 +186,31 @@ def test_whole_model_gradients(loss_name, rng):
     report = gradcheck.check_model(model, X, y, loss, tol=TOL)
     assert report.passed, f"model with {loss_name}:\n{report}"
     assert {"0.W", "0.b", "2.W", "5.W", "7.b", "dX"} <= set(report.errors)
+
+
+def test_whole_cnn_gradients(rng):
+    """Every new layer in one model, checked end to end through the loss (float64)."""
+    model = Sequential(
+        Conv2D(2, 4, 3, padding=1, bias=False, input_size=(9, 8), rng=rng),  # BN shifts
+        BatchNorm2D(4),
+        Tanh(),  # smooth, so no ReLU kink can be crossed by ±h
+        MaxPool2D(2),
+        Conv2D(4, 5, 3, stride=2, padding=1, rng=rng),
+        Tanh(),
+        AvgPool2D(2, stride=1),
+        Conv2D(5, 6, 1, rng=rng),
+        Tanh(),
+        GlobalAvgPool2D(),
+        Dense(6, 7, bias=False, rng=rng),
+        BatchNorm1D(7),
+        Tanh(),
+        Dense(7, 3, rng=rng),
+        dtype=np.float64,
+    )
+    X = rng.standard_normal((4, 2, 9, 8))
+    report = gradcheck.check_model(model, X, _labels(rng, 4, 3), SoftmaxCrossEntropy(), tol=TOL)
+    assert report.passed, f"CNN:\n{report}"
+    assert {"0.W", "1.gamma", "1.beta", "4.W", "4.b", "7.b", "11.gamma", "dX"} <= set(report.errors)
 
 
 def test_gradcheck_detects_a_wrong_backward(rng):

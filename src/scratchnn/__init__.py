@@ -35,12 +35,18 @@ from .errors import (
     TrainingInterrupted,
 )
 from .layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool2D,
     Identity,
     Layer,
     LeakyReLU,
+    MaxPool2D,
     ReLU,
     Sigmoid,
     Softmax,
@@ -48,7 +54,7 @@ from .layers import (
 )
 from .losses import MSE, BCEWithLogits, CrossEntropy, GaussianKL, SoftmaxCrossEntropy, one_hot
 from .model import Evaluation, Sequential
-from .models import mlp
+from .models import cnn, mlp
 from .optimizers import SGD, Adam, AdamW, RMSprop, clip_grad_norm
 from .preprocessing import MinMaxScaler, Standardizer, train_test_split
 from .schedules import CosineAnnealingLR, ExponentialLR, StepLR
@@ -62,9 +68,13 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AvgPool2D",
     "BCEWithLogits",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "Callback",
     "Checkpoint",
+    "Conv2D",
     "CosineAnnealingLR",
     "CrossEntropy",
     "Dense",
@@ -75,11 +85,13 @@ __all__ = [
     "ExponentialLR",
     "Flatten",
     "GaussianKL",
+    "GlobalAvgPool2D",
     "History",
     "Identity",
     "InputError",
     "Layer",
     "LeakyReLU",
+    "MaxPool2D",
     "MinMaxScaler",
     "NotFittedError",
     "OutputError",
@@ -99,6 +111,7 @@ __all__ = [
     "batches",
     "checkpoint",
     "clip_grad_norm",
+    "cnn",
     "datasets",
     "evaluate",
     "fit",

@@ -165,6 +165,14 @@ class Sequential:
             for key, param in layer.params.items():
                 yield f"{i}.{key}", param, layer.grads[key]
 
+    def buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, array)`` for every buffer (non-trainable state such as BatchNorm's
+        running statistics), named like parameters (``"1.running_mean"``). Optimizers never
+        see them; :meth:`state_dict` and therefore ``save``/``load`` include them."""
+        for i, layer in enumerate(self.layers):
+            for key, buffer in layer.buffers.items():
+                yield f"{i}.{key}", buffer
+
     @property
     def num_parameters(self) -> int:
         """Total number of trainable scalars."""
@@ -224,11 +232,8 @@ class Sequential:
         """A table of layers, output shapes and parameter counts (returned, not printed)."""
         rows = [("#", "layer", "output shape", "parameters")]
         for i, (layer, shape) in enumerate(zip(self.layers, self._shapes)):
-            shape_text = (
-                "?"
-                if shape is None
-                else "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-            )
+            dims = [("?" if k else "N") if s is None else str(s) for k, s in enumerate(shape or ())]
+            shape_text = "?" if shape is None else "(" + ", ".join(dims) + ")"
             rows.append((str(i), repr(layer), shape_text, f"{layer.num_parameters:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
@@ -247,16 +252,20 @@ class Sequential:
 
     # -- state --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed like :meth:`parameters` (``"0.W"``, ``"0.b"``, ...)."""
-        return {name: param.copy() for name, param, _ in self.parameters()}
+        """Copies of every parameter and buffer, keyed like :meth:`parameters` and
+        :meth:`buffers` (``"0.W"``, ``"0.b"``, ``"1.running_mean"``, ...)."""
+        state = {name: param.copy() for name, param, _ in self.parameters()}
+        state.update((name, buffer.copy()) for name, buffer in self.buffers())
+        return state
 
     def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
-        """Copy parameters in place from ``state``; every key and shape must match.
+        """Copy parameters and buffers in place from ``state``; every key and shape must match.
 
         With ``strict=False`` keys missing from ``state`` are left as they are; unknown keys
         and shape mismatches are always errors.
         """
         own = {name: param for name, param, _ in self.parameters()}
+        own.update(self.buffers())
         unknown = sorted(set(state) - set(own))
         missing = sorted(set(own) - set(state))
         if unknown or (strict and missing):

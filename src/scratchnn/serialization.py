@@ -4,8 +4,9 @@ A model file is a NumPy ``.npz`` archive holding
 
 - ``__scratchnn__``: a JSON string (a 0-d unicode array) with the format name, the format
   version, the architecture (:meth:`Sequential.get_config`) and any extra metadata;
-- ``param/<name>``: every parameter, named as in :meth:`Sequential.parameters`
-  (``param/0.W``, ``param/0.b``, ...).
+- ``param/<name>``: every entry of :meth:`Sequential.state_dict`, named as there: the
+  parameters (``param/0.W``, ``param/0.b``, ...) and the buffers, non-trainable state such
+  as BatchNorm's running statistics (``param/1.running_mean``).
 
 It is read by :func:`read_npz`, which parses the archive itself instead of calling
 ``numpy.load``: only plain numeric arrays (and the one JSON string) are accepted, an entry
@@ -322,20 +323,20 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
 
 
 def save_model(model: Sequential, path: str | os.PathLike[str], /, **extra: Any) -> None:
-    """Save ``model`` (architecture and parameters) and JSON-able ``extra`` metadata atomically.
+    """Save ``model`` (architecture, parameters, buffers) and JSON-able ``extra`` metadata atomically.
 
     ``model`` and ``path`` are positional-only, so that metadata may use any key, ``"model"``
     and ``"path"`` included.
     """
-    arrays = {f"param/{name}": param for name, param, _ in model.parameters()}
+    arrays = {f"param/{name}": value for name, value in model.state_dict().items()}
     write_npz(path, {"kind": "model", "architecture": model.get_config(), "extra": extra}, arrays)
 
 
 def load_model(path: str | os.PathLike[str]) -> Sequential:
     """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
 
-    The architecture is rebuilt from JSON and every parameter must be present with the
-    right shape: a partial load is an error, never silent.
+    The architecture is rebuilt from JSON and every parameter and buffer must be present
+    with the right shape: a partial load is an error, never silent.
     """
     meta, arrays = read_npz(path)
     return _build_model(meta, arrays, path)

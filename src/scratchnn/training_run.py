@@ -343,7 +343,8 @@ class TrainingRun:
                     f"training diverged: parameter {name} became NaN or infinite {where}; lower "
                     f"the learning rate (now {self.optimizer.lr:g}) or set clip_norm"
                 )
-        arrays = {f"param/{name}": param for name, param, _ in self.model.parameters()}
+        # state_dict: the parameters and the buffers (BatchNorm's running statistics)
+        arrays = {f"param/{name}": value for name, value in self.model.state_dict().items()}
         state = {
             "epoch": self.epoch,
             "stopped": self.stopped,

@@ -44,6 +44,10 @@ class Layer:
         Trainable arrays, updated in place by the optimizers.
     grads : dict[str, numpy.ndarray]
         ∂L/∂param for the last batch, same keys and shapes as ``params``; set by ``backward``.
+    buffers : dict[str, numpy.ndarray]
+        Non-trainable state that belongs to the model, such as BatchNorm's running
+        statistics: converted by :meth:`astype`, saved and loaded with the parameters
+        (:meth:`Sequential.state_dict`), never seen by an optimizer. Keys differ from ``params``'.
     """
 
     #: True for layers that behave differently in training and evaluation (Dropout, BatchNorm).
@@ -56,6 +60,7 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
 
     # -- the two methods every layer implements ------------------------------------------
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
@@ -101,7 +106,7 @@ class Layer:
         return int(sum(p.size for p in self.params.values()))
 
     def astype(self, dtype: Any) -> Layer:
-        """Convert parameters and gradients to ``dtype`` in place of the old arrays; returns self."""
+        """Convert parameters, gradients and buffers to ``dtype`` (replacing the arrays); returns self."""
         dtype = np.dtype(dtype)
         for key in list(self.params):
             self.params[key] = np.ascontiguousarray(self.params[key], dtype=dtype)
@@ -110,7 +115,9 @@ class Layer:
         return self
 
     def _convert_buffers(self, dtype: np.dtype) -> None:
-        """Convert non-trainable state (running statistics) to ``dtype``; none by default."""
+        """Convert non-trainable state (``buffers``, e.g. running statistics) to ``dtype``."""
+        for key in list(self.buffers):
+            self.buffers[key] = np.ascontiguousarray(self.buffers[key], dtype=dtype)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

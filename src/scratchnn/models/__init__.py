@@ -1,5 +1,6 @@
-"""Ready-made models built from the layers: :func:`mlp` (and the VAE, in its own issue)."""
+"""Ready-made models built from the layers: :func:`mlp` and the LeNet-like :func:`cnn`."""
 
+from .cnn import cnn
 from .mlp import mlp
 
-__all__ = ["mlp"]
+__all__ = ["cnn", "mlp"]
