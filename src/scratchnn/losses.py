@@ -78,6 +78,13 @@ class Loss:
         """Fraction of correct predictions, or ``None`` if the loss is not a classifier's."""
         return None
 
+    def terms(self) -> dict[str, float]:
+        """Named parts of the last value (batch means), which ``fit`` records in the History.
+
+        Empty for a single-term loss; a VAE's negative ELBO returns ``{"recon", "kl"}``.
+        """
+        return {}
+
     def get_config(self) -> dict[str, Any]:
         return {}
 

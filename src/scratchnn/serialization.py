@@ -166,19 +166,30 @@ def save_model(model: Sequential, path: str | os.PathLike[str], **extra: Any) ->
     write_npz(path, {"kind": "model", "architecture": model.get_config(), "extra": extra}, arrays)
 
 
+def _model_class(architecture: dict[str, Any]) -> Any:
+    """The class that rebuilds ``architecture``: ``Sequential`` unless it names another model."""
+    from .model import Sequential
+    from .models.vae import VAE
+
+    classes = {"Sequential": Sequential, "VAE": VAE}
+    name = architecture.get("class", "Sequential") if isinstance(architecture, dict) else None
+    if name not in classes:
+        raise InputError(f"unknown model class {name!r}; this scratchnn rebuilds {sorted(classes)}")
+    return classes[name]
+
+
 def load_model(path: str | os.PathLike[str]) -> Sequential:
     """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
 
-    The architecture is rebuilt from JSON and every parameter must be present with the
+    The architecture is rebuilt from JSON (a :class:`Sequential`, or the model class its
+    ``"class"`` entry names, such as ``"VAE"``) and every parameter must be present with the
     right shape: a partial load is an error, never silent.
     """
-    from .model import Sequential
-
     meta, arrays = read_npz(path)
     if "architecture" not in meta:
         raise ModelFileError(f"{path}: holds no model architecture")
     try:
-        model = Sequential.from_config(meta["architecture"])
+        model = _model_class(meta["architecture"]).from_config(meta["architecture"])
     except (ScratchnnError, TypeError, KeyError) as exc:
         raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
     state = {

@@ -1,5 +1,6 @@
-"""Ready-made models built from the layers: :func:`mlp` (and the VAE, in its own issue)."""
+"""Ready-made models built from the layers: :func:`mlp` and the :class:`VAE`."""
 
 from .mlp import mlp
+from .vae import VAE, KLWarmup, VAELoss
 
-__all__ = ["mlp"]
+__all__ = ["VAE", "KLWarmup", "VAELoss", "mlp"]
