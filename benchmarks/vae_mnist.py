@@ -141,11 +141,12 @@ def main(argv: list[str] | None = None) -> dict:
     # warm-up on throw-away copies: BLAS threads, allocator, torch's first-call costs
     warm = VAE(D, (K,), J, rng=args.seed + 1)
     warm_twin = twin_of(warm)
-    warm.fit(X_train[: 20 * bs], epochs=1, batch_size=bs, optimizer=Adam(args.lr), verbose=0)
+    n_warm = min(20 * bs, len(X_train))
+    warm.fit(X_train[:n_warm], epochs=1, batch_size=bs, optimizer=Adam(args.lr), verbose=0)
     torch_epoch(
         warm_twin,
         torch.optim.Adam(warm_twin.parameters(), lr=args.lr),
-        np.arange(20 * bs),
+        np.arange(n_warm),
     )
 
     vae = VAE(D, (K,), J, rng=args.seed)

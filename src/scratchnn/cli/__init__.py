@@ -20,7 +20,7 @@ from ..errors import ScratchnnError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Modules of :mod:`scratchnn.cli`, each with ``register(subparsers)``.
-COMMANDS = ["demo"]
+COMMANDS = ["demo", "vae"]
 
 
 def build_parser() -> argparse.ArgumentParser:
