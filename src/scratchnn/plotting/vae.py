@@ -239,7 +239,6 @@ def elbo_curves(history: Any, path: PathLike = None) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    right.set_yscale("log")
     if path is not None:
         save_figure(fig, path)
     return fig
