@@ -36,6 +36,7 @@ from .errors import InputError, ScratchnnError
 
 if TYPE_CHECKING:
     from .model import Sequential
+    from .models.vae import VAE
 
 __all__ = [
     "FORMAT_NAME",
@@ -160,7 +161,7 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return meta, arrays
 
 
-def save_model(model: Sequential, path: str | os.PathLike[str], **extra: Any) -> None:
+def save_model(model: Sequential | VAE, path: str | os.PathLike[str], **extra: Any) -> None:
     """Save ``model`` (architecture and parameters) and JSON-able ``extra`` metadata atomically."""
     arrays = {f"param/{name}": param for name, param, _ in model.parameters()}
     write_npz(path, {"kind": "model", "architecture": model.get_config(), "extra": extra}, arrays)
@@ -178,7 +179,7 @@ def _model_class(architecture: dict[str, Any]) -> Any:
     return classes[name]
 
 
-def load_model(path: str | os.PathLike[str]) -> Sequential:
+def load_model(path: str | os.PathLike[str]) -> Sequential | VAE:
     """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
 
     The architecture is rebuilt from JSON (a :class:`Sequential`, or the model class its
