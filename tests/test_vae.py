@@ -413,6 +413,7 @@ def test_bad_constructor_arguments(kwargs, match):
 
 
 # -- real MNIST ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_one_epoch_on_real_mnist_reaches_the_reference_bound(mnist_dir):
     """PyTorch's reference VAE: 126.9 nats after epoch 1; a wrong σ or a per-pixel mean
     reconstruction with a summed KL lands far above this."""

@@ -199,8 +199,7 @@ def manifold(
     ax = fig.add_subplot()
     _show(ax, image_grid(tiles, n, image_shape, pad=0))
     h, w = image_shape
-    step = max(1, n // 5)
-    ticks = list(range(0, n, step))
+    ticks = sorted({int(round(t)) for t in np.linspace(0, n - 1, min(n, 5))})
     ax.set_xticks([w * j + w / 2 - 0.5 for j in ticks])
     ax.set_xticklabels([f"{values[j]:.2f}" for j in ticks], fontsize=8)
     ax.set_yticks([h * i + h / 2 - 0.5 for i in ticks])
