@@ -279,8 +279,8 @@ class VAE:
         out     = decoder(z)                     logits (or mean) of p(x|z)    (F6)
 
     The loss (:class:`VAELoss`) returns ``d_out = ∂L/∂out`` and the KL's own gradients
-    ``dmu_KL = β μ/N`` and ``dlogvar_KL = β ½(exp(logvar) − 1)/N``. Backward, each line
-    the chain rule through one forward line, read bottom-up::
+    ``dmu_KL = β μ/N`` and ``dlogvar_KL = β ½(exp(logvar) − 1)/N``. Backward, the chain rule
+    through the forward lines in reverse order::
 
         dz      = decoder.backward(d_out)              ∂L/∂z, BP2 through (F6)
         dμ      = dz + dmu_KL                          ∂z/∂μ = 1 (F5); KL added here
@@ -442,15 +442,13 @@ class VAE:
         """
         d_out, dmu_kl, dlogvar_kl = dY
         eps, std = self._cached_noise()
-        dz = self.decoder.backward(d_out)  # ∂L/∂z through the decoder (BP2)
-        dmu = dz + dmu_kl  # ∂z/∂μ = 1, plus the KL's β μ/N
-        dlogvar = dz * eps  # ∂z/∂logvar = ½ σ ε ...
-        dlogvar *= std
-        dlogvar *= 0.5
-        dlogvar += dlogvar_kl  # ... plus the KL's β ½(e^logvar − 1)/N
-        dH = self.mu_head.backward(dmu)  # dμ @ Wμ   (sets dWμ, dbμ)
-        dH += self.logvar_head.backward(dlogvar)  # + dlogvar @ Wlv: both heads read H
-        return self.encoder.backward(dH, input_grad=input_grad)  # BP2 down the encoder
+        dz = self.decoder.backward(d_out)  # ∂L/∂z: BP2 through the decoder      (F6)
+        dmu = dz + dmu_kl  # ∂z/∂μ = 1, plus the KL's β μ/N                        (F5)
+        # ∂z/∂logvar = ε ⊙ ∂σ/∂logvar = ½ σ ε, plus the KL's β ½(e^logvar − 1)/N  (F5, F4)
+        dlogvar = dz * eps * std * 0.5 + dlogvar_kl
+        dH = self.mu_head.backward(dmu)  # dμ @ Wμ, setting dWμ, dbμ            (F2)
+        dH += self.logvar_head.backward(dlogvar)  # + dlogvar @ Wlv: both read H (F3)
+        return self.encoder.backward(dH, input_grad=input_grad)  # BP2 down     (F1)
 
     def _cached_noise(self) -> tuple[np.ndarray, np.ndarray]:
         if self._eps is None or self._std is None:
