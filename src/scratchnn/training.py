@@ -238,7 +238,10 @@ def batches(
 def _prepare(model: Sequential, X: Any, y: Any, loss: losses_mod.Loss, name: str = "X"):
     X = model._check_input(X, name=name)
     if y is None and loss.is_classification:
-        raise InputError(f"y is missing: {loss!r} needs targets (y=None is for autoencoders)")
+        raise InputError(
+            f"y is missing: {loss!r} needs targets; pass y (y=None, 'the target is X', "
+            "is for autoencoder losses such as MSE or a VAE's)"
+        )
     T = loss.prepare_target(X if y is None else y, X.shape[0], model.output_dim, model.dtype)
     return X, T
 
