@@ -231,3 +231,47 @@ def test_explicit_four_line_loop_matches_fit():
             opt.step(b.parameters())  # step
     for k, v in a.state_dict().items():
         np.testing.assert_allclose(v, b.state_dict()[k], rtol=1e-6, err_msg=k)
+
+
+def test_y_none_makes_the_input_the_target_of_an_autoencoder(rng):
+    X = rng.standard_normal((64, 3)).astype(np.float32)
+    model = snn.mlp([3, 8, 3], rng=0)
+    before = model.evaluate(X, X, loss="mse").loss
+    history = model.fit(X, None, loss="mse", epochs=30, batch_size=16, seed=0, verbose=0)
+    assert history["loss"][-1] < before
+    assert model.evaluate(X, None, loss="mse").loss == pytest.approx(
+        model.evaluate(X, X, loss="mse").loss
+    )
+
+
+def test_y_none_with_a_classification_loss_is_a_named_error(rng):
+    with pytest.raises(InputError, match="y is missing"):
+        snn.mlp([3, 4, 2], rng=0).fit(rng.standard_normal((8, 3)), None, verbose=0)
+
+
+def test_batches_of_an_autoencoder_reuse_the_input_as_target(rng):
+    X = rng.standard_normal((10, 2))
+    for Xb, Tb in snn.batches(X, X, 4, rng=0):
+        assert Tb is Xb
+
+
+def test_a_loss_with_named_terms_adds_history_columns(rng):
+    class TwoPart(snn.MSE):
+        def __call__(self, Y, T):
+            value, dY = super().__call__(Y, T)
+            self._parts = {"half": value / 2, "double": value * 2}
+            return value, dY
+
+        def terms(self):
+            return dict(self._parts)
+
+    X, y = rng.standard_normal((40, 2)), rng.standard_normal((40, 1))
+    model = snn.mlp([2, 4, 1], rng=0)
+    history = model.fit(
+        X, y, loss=TwoPart(), epochs=2, batch_size=8, validation_data=(X, y), seed=0, verbose=0
+    )
+    df = history.to_dataframe()
+    assert list(df.columns) == [*snn.History.COLUMNS, "half", "double", "val_half", "val_double"]
+    np.testing.assert_allclose(df["half"], df["loss"] / 2)
+    np.testing.assert_allclose(df["val_double"], df["val_loss"] * 2)
+    assert history.history["val_half"] == df["val_half"].tolist()

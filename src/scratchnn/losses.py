@@ -24,7 +24,6 @@ import numpy as np
 
 from ._validation import as_array, as_float_targets, check_labels
 from .errors import InputError, ShapeError
-from .layers.activations import sigmoid
 
 __all__ = [
     "MSE",
@@ -77,6 +76,13 @@ class Loss:
     def accuracy(self, Y: np.ndarray, T: np.ndarray) -> float | None:
         """Fraction of correct predictions, or ``None`` if the loss is not a classifier's."""
         return None
+
+    def terms(self) -> dict[str, float]:
+        """Named parts of the last value (batch means), which ``fit`` records in the History.
+
+        Empty for a single-term loss; a VAE's negative ELBO returns ``{"recon", "kl"}``.
+        """
+        return {}
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -179,7 +185,10 @@ class BCEWithLogits(Loss):
     ``-[t log σ(z) + (1-t) log(1-σ(z))]`` rewritten so no ``exp`` can overflow::
 
         ℓ(z, t) = max(z, 0) - z t + log(1 + exp(-|z|))
-        ∂ℓ/∂z   = σ(z) - t
+        ∂ℓ/∂z   = σ(z) - t,     σ(z) = ½ (1 + tanh(z/2))
+
+    The tanh form of the logistic function is exact, bounded for any z, and one
+    transcendental pass over the array (the form with ``exp(-|z|)`` needs a branch per entry).
 
     >>> value, dZ = BCEWithLogits()(np.array([[1000.0], [-1000.0]]), np.array([1, 0]))
     >>> value, dZ.ravel().tolist()
@@ -198,8 +207,18 @@ class BCEWithLogits(Loss):
         T = T.reshape(Z.shape) if T.size == Z.size else T
         if T.shape != Z.shape:
             raise ShapeError(f"targets of shape {T.shape} do not match logits {Z.shape}")
-        elementwise = np.maximum(Z, 0) - Z * T + np.log1p(np.exp(-np.abs(Z)))
-        dZ = sigmoid(Z) - T
+        # In-place ufuncs: one large VAE batch (128 x 784) is evaluated ~470 times an epoch.
+        elementwise = np.abs(Z)
+        np.negative(elementwise, out=elementwise)
+        np.exp(elementwise, out=elementwise)
+        np.log1p(elementwise, out=elementwise)  # log(1 + exp(-|z|))
+        elementwise += np.maximum(Z, 0)
+        elementwise -= Z * T  # ℓ(z, t)
+        dZ = np.multiply(Z, 0.5)
+        np.tanh(dZ, out=dZ)
+        dZ *= 0.5
+        dZ += 0.5  # σ(z) = ½ (1 + tanh(z/2))
+        dZ -= T  # ∂ℓ/∂z = σ(z) - t
         scale = _reduction_scale(self.reduction, Z)
         dZ *= scale
         return float(elementwise.sum() * scale), dZ

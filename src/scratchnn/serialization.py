@@ -43,6 +43,7 @@ from .errors import InputError, OutputError, ScratchnnError
 
 if TYPE_CHECKING:
     from .model import Sequential
+    from .models.vae import VAE
 
 __all__ = [
     "FORMAT_NAME",
@@ -322,7 +323,7 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return meta, arrays
 
 
-def save_model(model: Sequential, path: str | os.PathLike[str], /, **extra: Any) -> None:
+def save_model(model: Sequential | VAE, path: str | os.PathLike[str], /, **extra: Any) -> None:
     """Save ``model`` (architecture, parameters, buffers) and JSON-able ``extra`` metadata atomically.
 
     ``model`` and ``path`` are positional-only, so that metadata may use any key, ``"model"``
@@ -332,7 +333,19 @@ def save_model(model: Sequential, path: str | os.PathLike[str], /, **extra: Any)
     write_npz(path, {"kind": "model", "architecture": model.get_config(), "extra": extra}, arrays)
 
 
-def load_model(path: str | os.PathLike[str]) -> Sequential:
+def _model_class(architecture: dict[str, Any]) -> Any:
+    """The class that rebuilds ``architecture``: ``Sequential`` unless it names another model."""
+    from .model import Sequential
+    from .models.vae import VAE
+
+    classes = {"Sequential": Sequential, "VAE": VAE}
+    name = architecture.get("class", "Sequential") if isinstance(architecture, dict) else None
+    if name not in classes:
+        raise InputError(f"unknown model class {name!r}; this scratchnn rebuilds {sorted(classes)}")
+    return classes[name]
+
+
+def load_model(path: str | os.PathLike[str]) -> Sequential | VAE:
     """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
 
     The architecture is rebuilt from JSON and every parameter and buffer must be present
@@ -344,14 +357,12 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
 
 def _build_model(
     meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | os.PathLike[str]
-) -> Sequential:
+) -> Sequential | VAE:
     """The model held by what :func:`read_npz` returned (``path`` only names the file in errors)."""
-    from .model import Sequential
-
     if not isinstance(meta.get("architecture"), dict):
         raise ModelFileError(f"{path}: holds no model architecture")
     try:
-        model = Sequential.from_config(meta["architecture"])
+        model = _model_class(meta["architecture"]).from_config(meta["architecture"])
     except (ScratchnnError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
     state = {

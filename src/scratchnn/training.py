@@ -59,7 +59,8 @@ class History:
     Columns: ``epoch`` (1-based), ``loss``, ``accuracy`` (training, averaged over the epoch's
     batches as they were seen), ``val_loss``, ``val_accuracy`` (``nan`` without validation
     data, accuracy ``nan`` for regression), ``lr`` and ``seconds`` (wall time of the epoch's
-    training steps).
+    training steps). A loss with named parts (:meth:`Loss.terms`, e.g. a VAE's ``recon`` and
+    ``kl``) adds one column per part, and ``val_<part>`` with validation data.
 
     >>> h = History()
     >>> h.append(epoch=1, loss=0.5, accuracy=0.8, lr=0.001, seconds=1.0)
@@ -80,9 +81,17 @@ class History:
         row.update({k: (int(v) if k == "epoch" else float(v)) for k, v in record.items()})
         self.records.append(row)
 
+    @property
+    def columns(self) -> list[str]:
+        """The standard :attr:`COLUMNS`, then any extra ones in the order they first appear."""
+        columns = list(self.COLUMNS)
+        for record in self.records:
+            columns += [key for key in record if key not in columns]
+        return columns
+
     def __getitem__(self, column: str) -> list[float]:
         if self.records and column not in self.records[0]:
-            raise KeyError(f"History has no column {column!r}; columns are {list(self.COLUMNS)}")
+            raise KeyError(f"History has no column {column!r}; columns are {self.columns}")
         return [r[column] for r in self.records]
 
     def __len__(self) -> int:
@@ -94,11 +103,11 @@ class History:
     @property
     def history(self) -> dict[str, list[float]]:
         """Keras-style ``{column: [value per epoch]}``."""
-        return {column: self[column] for column in self.COLUMNS} if self.records else {}
+        return {column: self[column] for column in self.columns} if self.records else {}
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per epoch, one column per metric."""
-        return pd.DataFrame(self.records, columns=list(self.COLUMNS))
+        return pd.DataFrame(self.records, columns=self.columns)
 
     def to_csv(self, path: Any) -> None:
         """Write :meth:`to_dataframe` as CSV without the index."""
@@ -257,13 +266,18 @@ def batches(
         # mode="clip" cannot clip anything (a permutation is always in range) but, unlike the
         # default "raise", gathers straight into Xb instead of through a temporary copy
         np.take(X, idx, axis=0, out=Xb, mode="clip")
-        yield Xb, T[idx]
+        yield Xb, (Xb if T is X else T[idx])  # an autoencoder's target is its input
 
 
 # -- evaluate -----------------------------------------------------------------------------
 def _prepare(model: Sequential, X: Any, y: Any, loss: losses_mod.Loss, name: str = "X"):
     X = model._check_input(X, name=name)
-    T = loss.prepare_target(y, X.shape[0], model.output_dim, model.dtype)
+    if y is None and loss.is_classification:
+        raise InputError(
+            f"y is missing: {loss!r} needs targets; pass y (y=None, 'the target is X', "
+            "is for autoencoder losses such as MSE or a VAE's)"
+        )
+    T = loss.prepare_target(X if y is None else y, X.shape[0], model.output_dim, model.dtype)
     return X, T
 
 
@@ -278,17 +292,30 @@ def evaluate(
 
 
 def _evaluate_prepared(model, X, T, loss, batch_size) -> Evaluation:
+    means = _evaluate_means(model, X, T, loss, batch_size)
+    return Evaluation(means["loss"], means["accuracy"])
+
+
+def _evaluate_means(model, X, T, loss, batch_size) -> dict[str, float]:
+    """``{"loss", "accuracy", **loss.terms()}``, each a mean over the examples."""
     total_loss = 0.0
     total_correct = 0.0
+    term_totals: dict[str, float] = {}
     for Xb, Tb in batches(X, T, batch_size, shuffle=False):
         Y = model.forward(Xb, training=False)
         value, _ = loss(Y, Tb)
         total_loss += value * Xb.shape[0]
+        for key, term in loss.terms().items():
+            term_totals[key] = term_totals.get(key, 0.0) + term * Xb.shape[0]
         if loss.is_classification:
             total_correct += loss.accuracy(Y, Tb) * Xb.shape[0]
     n = X.shape[0]
     accuracy = total_correct / n if loss.is_classification else float("nan")
-    return Evaluation(total_loss / n, accuracy)
+    return {
+        "loss": total_loss / n,
+        "accuracy": accuracy,
+        **{k: v / n for k, v in term_totals.items()},
+    }
 
 
 # -- fit ----------------------------------------------------------------------------------
@@ -354,9 +381,10 @@ def fit(
         The model; its parameters are updated in place.
     X : array-like, shape (N, ...)
         Training inputs, converted once to the model's dtype (float32 stays float32).
-    y : array-like
+    y : array-like or None
         Targets as the loss expects them: integer labels ``(N,)`` or one-hot ``(N, C)`` for
-        ``"ce"``, 0/1 for ``"bce"``, values for ``"mse"``.
+        ``"ce"``, 0/1 for ``"bce"``, values for ``"mse"``; ``None`` makes ``X`` itself the
+        target (an autoencoder, such as :class:`~scratchnn.models.VAE`).
     loss : str or Loss
         ``"ce"`` (softmax cross-entropy from logits), ``"bce"``, ``"mse"`` or a Loss instance.
     optimizer : str or Optimizer
@@ -470,6 +498,7 @@ def fit(
             for cb in callbacks:
                 cb.on_epoch_begin(epoch + 1, {})
             total_loss, total_correct, seconds_before, first = run.epoch_begin(epoch)
+            term_totals = run.term_sums  # a loss's named parts (a VAE's recon and kl), summed
             bar = _progress(n_batches, f"epoch {epoch + 1}/{epochs}", verbose, initial=first)
             start_time = time.perf_counter()
             for b, (Xb, Tb) in run.batches_to_do(
@@ -497,6 +526,8 @@ def fit(
                 total_loss += value * nb
                 if loss.is_classification:
                     total_correct += loss.accuracy(Y, Tb) * nb
+                for key, term in loss.terms().items():
+                    term_totals[key] = term_totals.get(key, 0.0) + term * nb
                 for cb in callbacks:
                     cb.on_batch_end(b + 1, {"loss": value, "size": nb})
                 if bar is not None:
@@ -517,12 +548,11 @@ def fit(
                 "accuracy": total_correct / n if loss.is_classification else float("nan"),
                 "lr": optimizer.lr,
                 "seconds": seconds,
+                **{key: total / n for key, total in term_totals.items()},
             }
             if X_val is not None:
-                val = _evaluate_prepared(
-                    model, X_val, T_val, loss, batch_size=max(batch_size, 1024)
-                )
-                row["val_loss"], row["val_accuracy"] = val.loss, val.accuracy
+                val = _evaluate_means(model, X_val, T_val, loss, batch_size=max(batch_size, 1024))
+                row.update({f"val_{key}": value for key, value in val.items()})
             history.append(**row)
             logs = history.records[-1]
             _report(bar, verbose, logs, epoch, epochs, seconds)

@@ -103,6 +103,7 @@ class TrainingRun:
         self._resume_rng_state: dict[str, Any] | None = None
         self._callback_states: list[dict[str, Any]] = []
         self._skip = 0
+        self.term_sums: dict[str, float] = {}  # the current epoch's sums of a loss's named parts
 
     # -- starting -------------------------------------------------------------------------
     @classmethod
@@ -245,6 +246,7 @@ class TrainingRun:
         """
         position, self._position = self._position, None
         if position is None or int(position["epoch"]) != epoch:
+            self.term_sums = {}
             self._skip = 0
             self._epoch_rng_state = self.rng.bit_generator.state
             return 0.0, 0.0, 0.0, 0
@@ -255,6 +257,7 @@ class TrainingRun:
         self._resume_rng_state = self.rng.bit_generator.state
         self.rng.bit_generator.state = self._epoch_rng_state
         sums = float(position["loss_sum"]), float(position["correct_sum"])
+        self.term_sums = {str(k): float(v) for k, v in position.get("term_sums", {}).items()}
         return (*sums, float(position["seconds"]), self._skip)
 
     def batches_to_do(self, batch_iterator: Iterator[Any]) -> Iterator[tuple[int, Any]]:
@@ -296,6 +299,7 @@ class TrainingRun:
                 "batch": next_batch,
                 "loss_sum": loss_sum,
                 "correct_sum": correct_sum,
+                "term_sums": dict(self.term_sums),
                 "seconds": seconds,
                 "epoch_rng": self._epoch_rng_state,
             }

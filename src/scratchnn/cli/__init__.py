@@ -24,7 +24,7 @@ from ..errors import ScratchnnError, TrainingInterrupted
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Modules of :mod:`scratchnn.cli`, each with ``register(subparsers)``.
-COMMANDS = ["demo", "train", "evaluate", "predict", "datasets", "download", "compare"]
+COMMANDS = ["demo", "train", "evaluate", "predict", "datasets", "download", "compare", "vae"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,653 @@
+r"""The Variational Autoencoder (Kingma & Welling, 2013), built from the layers, backward by hand.
+
+A VAE learns a generative model ``p(x) = ∫ p(x|z) p(z) dz`` with a latent code ``z`` of
+``latent_dim`` numbers, prior ``p(z) = N(0, I)``, and an *encoder* that proposes, for each
+``x``, a Gaussian ``q(z|x) = N(μ(x), diag(exp(logvar(x))))`` over the codes that could have
+produced it. Training maximises the evidence lower bound (ELBO) on ``log p(x)``::
+
+    log p(x) ≥ E_q[ log p(x|z) ] − KL( q(z|x) ‖ p(z) )  =  ELBO(x)
+
+so the loss is the *negative* ELBO, a reconstruction term plus a KL term, both summed over
+pixels and latent dimensions and averaged over the batch: nats per example, comparable with
+the papers and with PyTorch's reference example.
+
+The pieces, and where they live:
+
+- :class:`VAE`: encoder (``Dense`` + activation layers, a :class:`~scratchnn.Sequential`), two
+  heads (``Dense`` layers for μ and logvar), the reparameterisation, and the decoder (another
+  ``Sequential``). Its ``forward`` returns a :class:`VAEOutput` ``(out, mu, logvar)``.
+- :class:`VAELoss`: the negative ELBO as a :class:`~scratchnn.losses.Loss` whose *target is the
+  input itself*; it reuses :class:`~scratchnn.losses.BCEWithLogits` (or ``MSE``) and
+  :class:`~scratchnn.losses.GaussianKL` and returns ``(value, (d_out, dmu, dlogvar))``.
+- :class:`KLWarmup`: a callback raising β from 0 to its target over the first epochs.
+
+Because the VAE speaks the model protocol of :func:`scratchnn.training.fit` (``forward``,
+``backward``, ``parameters``, ``state_dict``, ``get_config``, ...), it trains with the same
+``fit``, optimizers, History, progress bar and callbacks as the classifiers, and saves to
+the same ``.npz`` format.
+
+References: D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", 2013
+(§2.4 the reparameterisation trick, Appendix B the Gaussian KL); C. Doersch, "Tutorial on
+Variational Autoencoders", 2016; Y. Burda, R. Grosse and R. Salakhutdinov, "Importance
+Weighted Autoencoders", 2016 (the k-sample bound of :meth:`VAE.log_likelihood`).
+
+Examples
+--------
+>>> import numpy as np
+>>> from scratchnn.models import VAE
+>>> rng = np.random.default_rng(0)
+>>> X = (rng.random((256, 12)) < 0.3).astype(np.float32)  # binary "images" of 12 pixels
+>>> vae = VAE(input_dim=12, hidden=(16,), latent_dim=2, rng=0)
+>>> history = vae.fit(X, epochs=3, batch_size=32, seed=0, verbose=0)
+>>> history.to_dataframe()[["loss", "recon", "kl"]].shape
+(3, 3)
+>>> vae.sample(5, rng=rng).shape, vae.reconstruct(X[:4]).shape
+((5, 12), (4, 12))
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from .._validation import as_float_array, as_generator, check_positive
+from ..errors import InputError, NotFittedError, ShapeError
+from ..layers import Dense, Identity, Layer
+from ..losses import MSE, BCEWithLogits, GaussianKL, Loss
+from ..model import Sequential
+from ..training import Callback, _evaluate_means, fit
+from .mlp import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from ..training import History
+
+__all__ = ["VAE", "KLWarmup", "VAEEvaluation", "VAELoss", "VAEOutput", "reparameterize"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+_LOG_2PI = math.log(2 * math.pi)
+Triple = tuple[str, np.ndarray, np.ndarray]
+
+
+class VAEOutput(NamedTuple):
+    """What :meth:`VAE.forward` returns: the decoder's output and the two encoder heads."""
+
+    #: ``(N, D)``: logits of p(x|z) (Bernoulli) or its mean (Gaussian).
+    out: np.ndarray
+    #: ``(N, J)``: mean μ of q(z|x).
+    mu: np.ndarray
+    #: ``(N, J)``: log-variance log σ² of q(z|x).
+    logvar: np.ndarray
+
+
+class VAEEvaluation(NamedTuple):
+    """Result of :meth:`VAE.evaluate`, in nats per example (one sample of z per example)."""
+
+    neg_elbo: float
+    recon: float
+    kl: float
+
+
+def reparameterize(
+    mu: np.ndarray, logvar: np.ndarray, eps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The reparameterisation trick: ``z = μ + σ ⊙ ε`` with ``σ = exp(½ logvar)``.
+
+    ``logvar`` is the log of the *variance*, so the standard deviation is ``exp(½ logvar)``;
+    using ``exp(logvar)`` here while the KL treats it as a variance is a classic bug.
+    Returns ``(z, σ)``; σ is what the backward pass needs (``∂z/∂logvar = ½ σ ε``).
+
+    >>> z, std = reparameterize(np.array([[1.0]]), np.array([[np.log(4.0)]]), np.array([[0.5]]))
+    >>> float(std[0, 0]), float(z[0, 0])
+    (2.0, 2.0)
+    """
+    std = np.exp(0.5 * logvar)
+    z = std * eps
+    z += mu
+    return z, std
+
+
+class VAELoss(Loss):
+    r"""The negative ELBO of a :class:`VAE`, a loss whose target is the input itself.
+
+    ``value, (d_out, dmu, dlogvar) = loss(vae.forward(X), X)``: the value is the
+    reconstruction term plus β times the KL term, each summed over pixels (latent dimensions)
+    and averaged over the batch, in nats per example. Build it with :meth:`VAE.loss`, which
+    copies the model's likelihood.
+
+    Parameters
+    ----------
+    likelihood : {"bernoulli", "gaussian"}
+        ``"bernoulli"``: the decoder outputs logits and the reconstruction term is
+        BCE-with-logits summed over pixels (targets in [0, 1]). ``"gaussian"``: the decoder
+        outputs the mean of ``N(out, σ_x² I)`` with a fixed ``obs_std`` σ_x.
+    beta : float
+        Weight β of the KL term (β-VAE, Higgins et al. 2017); 1 is the true ELBO.
+    obs_std : float
+        σ_x of the Gaussian likelihood (ignored for Bernoulli).
+
+    Math
+    ----
+    Per example, with ``ℓ(z, t) = max(z, 0) − z t + log(1 + e^{−|z|})`` (stable BCE from
+    logits), averaged over the batch of N::
+
+        recon (Bernoulli) = Σ_d ℓ(out_d, x_d)                       = −log p(x|z)
+        recon (Gaussian)  = Σ_d (out_d − x_d)² / (2σ_x²) + D/2 · log(2π σ_x²)
+        KL                = ½ Σ_j (exp(logvar_j) + μ_j² − 1 − logvar_j)
+        value             = recon + β KL
+
+        d_out   = (σ(out) − x) / N        or  (out − x) / (σ_x² N)
+        dmu     = β μ / N                          ∂KL/∂μ
+        dlogvar = β ½ (exp(logvar) − 1) / N         ∂KL/∂logvar
+
+    The reconstruction gradient flows into ``z`` through the decoder; the VAE's backward adds
+    it to ``dmu`` and ``dlogvar`` (see :class:`VAE`).
+    """
+
+    def __init__(self, likelihood: str = "bernoulli", beta: float = 1.0, obs_std: float = 1.0):
+        if likelihood not in LIKELIHOODS:
+            raise InputError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        _check_beta(beta)
+        check_positive(obs_std, "obs_std")
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.obs_std = float(obs_std)
+        self.bce = BCEWithLogits("batchmean")
+        self.mse = MSE("batchmean")
+        self.kl = GaussianKL()
+        self._terms: dict[str, float] = {}
+
+    def reconstruction(self, out: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+        """``−log p(x|z)`` averaged over the batch, and its gradient with respect to ``out``."""
+        if self.likelihood == "bernoulli":
+            return self.bce(out, X)
+        var = self.obs_std**2
+        sq, d_out = self.mse(out, X)  # Σ_d (out − x)² / N  and  2 (out − x) / N
+        d_out *= 1 / (2 * var)
+        return sq / (2 * var) + 0.5 * out.shape[1] * math.log(2 * math.pi * var), d_out
+
+    def __call__(
+        self, Y: VAEOutput, X: np.ndarray
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        if not (isinstance(Y, tuple) and len(Y) == 3):
+            raise InputError(
+                "VAELoss needs the (out, mu, logvar) triple a VAE's forward returns, "
+                f"got {type(Y).__name__}; use it with scratchnn.models.VAE"
+            )
+        out, mu, logvar = Y
+        recon, d_out = self.reconstruction(out, X)  # d_out = ∂recon/∂out
+        kl, (dmu, dlogvar) = self.kl(mu, logvar)  # dmu = μ/N, dlogvar = ½(e^lv − 1)/N
+        if self.beta != 1.0:
+            dmu *= self.beta
+            dlogvar *= self.beta
+        self._terms = {"recon": recon, "kl": kl}
+        return recon + self.beta * kl, (d_out, dmu, dlogvar)
+
+    def terms(self) -> dict[str, float]:
+        """The reconstruction and (unweighted) KL terms of the last call, nats per example."""
+        return dict(self._terms)
+
+    def prepare_target(self, T, n_examples, n_outputs, dtype):
+        T = np.asarray(T)
+        if T.ndim != 2 or T.shape[0] != n_examples or (n_outputs and T.shape[1] != n_outputs):
+            raise ShapeError(
+                f"the VAE's target has shape {T.shape} but its input is ({n_examples}, "
+                f"{n_outputs}); the target of a VAE is its input (pass y=None)"
+            )
+        T = as_float_array(T, dtype, name="the VAE's target")
+        if self.likelihood == "bernoulli" and (T.min() < 0 or T.max() > 1):
+            raise InputError(
+                f"a Bernoulli VAE needs inputs in [0, 1], got values in [{T.min():g}, {T.max():g}]; "
+                "scale images with X / 255 or use likelihood='gaussian'"
+            )
+        return T
+
+    def get_config(self) -> dict[str, Any]:
+        return {"likelihood": self.likelihood, "beta": self.beta, "obs_std": self.obs_std}
+
+
+def _check_beta(beta: float) -> None:
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < math.inf:
+        raise InputError(f"beta must be a finite non-negative number, got {beta!r}")
+
+
+class KLWarmup(Callback):
+    """Raise the KL weight β linearly from 0 to its target over the first epochs.
+
+    Epoch ``e`` (1-based) trains with ``β = target · min(1, e / warmup_epochs)``, so the
+    decoder learns to use the code before the KL term starts pulling q(z|x) to the prior
+    (Bowman et al. 2016; Sønderby et al. 2016). The target β is restored when training ends.
+
+    Parameters
+    ----------
+    loss : VAELoss
+        The loss whose ``beta`` is set; its value at construction is the target.
+    warmup_epochs : int
+        Epochs until β reaches its target.
+    """
+
+    def __init__(self, loss: VAELoss, warmup_epochs: int) -> None:
+        check_positive(warmup_epochs, "warmup_epochs", integer=True)
+        self.loss = loss
+        self.warmup_epochs = warmup_epochs
+        self.target = loss.beta
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float]) -> None:
+        self.loss.beta = self.target * min(1.0, epoch / self.warmup_epochs)
+
+    def on_train_end(self, logs: dict[str, float]) -> None:
+        self.loss.beta = self.target
+
+
+class VAE:
+    r"""Variational Autoencoder with a Gaussian encoder q(z|x) and a Bernoulli or Gaussian decoder.
+
+    Parameters
+    ----------
+    input_dim : int
+        D, features per example (784 for MNIST). Images ``(N, 28, 28)`` are flattened.
+    hidden : sequence of int
+        Hidden layer sizes of the encoder; the decoder mirrors them (``(400,)``: the classic
+        784-400-20-400-784 network). ``()`` makes both maps linear.
+    latent_dim : int
+        J, the size of the code z.
+    likelihood : {"bernoulli", "gaussian"}
+        ``"bernoulli"``: the decoder outputs logits, p(x|z) = Π_d Bernoulli(σ(out_d)) (for data
+        in [0, 1] such as MNIST intensities). ``"gaussian"``: the decoder outputs the mean of
+        ``N(out, σ_x² I)`` with a *fixed*, not learned, standard deviation ``obs_std`` σ_x.
+    obs_std : float
+        σ_x of the Gaussian likelihood; smaller values weigh reconstruction more.
+    activation : str
+        Hidden activation (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``).
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (PyTorch's ``nn.Linear`` default) and of the noise ε.
+    dtype : numpy dtype
+        float32 (default) or float64, for every parameter and computation.
+
+    Math
+    ----
+    Shapes: X ``(N, D)``, H ``(N, K)``, μ, logvar, σ, ε, z ``(N, J)``. Forward::
+
+        H       = encoder(X)                    h = act(W₁ x + b₁)            (F1)
+        μ       = H @ Wμ.T + bμ                  mean head                     (F2)
+        logvar  = H @ Wlv.T + blv                log-variance head, log σ²     (F3)
+        σ       = exp(½ logvar)                  std (not exp(logvar)!)        (F4)
+        z       = μ + σ ⊙ ε,   ε ~ N(0, I)       reparameterisation, §2.4      (F5)
+        out     = decoder(z)                     logits (or mean) of p(x|z)    (F6)
+
+    The loss (:class:`VAELoss`) returns ``d_out = ∂L/∂out`` and the KL's own gradients
+    ``dmu_KL = β μ/N`` and ``dlogvar_KL = β ½(exp(logvar) − 1)/N``. Backward, the chain rule
+    through the forward lines in reverse order::
+
+        dz      = decoder.backward(d_out)              ∂L/∂z, BP2 through (F6)
+        dμ      = dz + dmu_KL                          ∂z/∂μ = 1 (F5); KL added here
+        dlogvar = dz ⊙ ε ⊙ σ ⊙ ½ + dlogvar_KL          ∂z/∂logvar = ε ⊙ ∂σ/∂logvar = ½ σ ε (F4, F5)
+        dH      = dμ @ Wμ + dlogvar @ Wlv               both heads read H: gradients add (F2, F3)
+        dX      = encoder.backward(dH)                 BP2 through (F1)
+
+    ε is drawn in ``forward`` and kept for ``backward``, so the sample z is a deterministic,
+    differentiable function of (μ, logvar) given ε: this is the reparameterisation trick.
+    The ELBO is a one-sample estimate in evaluation too (as in PyTorch's reference example);
+    ``training`` only switches layers such as Dropout.
+
+    Examples
+    --------
+    >>> vae = VAE(784, hidden=(400,), latent_dim=20, rng=0)
+    >>> [name for name, _, _ in vae.parameters()][:4]
+    ['encoder.0.W', 'encoder.0.b', 'mu.W', 'mu.b']
+    >>> vae.num_parameters
+    652824
+    >>> out, mu, logvar = vae.forward(np.zeros((3, 784), dtype=np.float32))
+    >>> out.shape, mu.shape, logvar.shape
+    ((3, 784), (3, 20), (3, 20))
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 784,
+        hidden: Sequence[int] = (400,),
+        latent_dim: int = 20,
+        likelihood: str = "bernoulli",
+        obs_std: float = 1.0,
+        activation: str = "relu",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        check_positive(input_dim, "input_dim", integer=True)
+        check_positive(latent_dim, "latent_dim", integer=True)
+        if isinstance(hidden, numbers.Integral):
+            hidden = (int(hidden),)
+        hidden = tuple(hidden)
+        for size in hidden:
+            check_positive(size, "each hidden size", integer=True)
+        if likelihood not in LIKELIHOODS:
+            raise InputError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        check_positive(obs_std, "obs_std")
+        key = activation.lower().replace("-", "_")
+        if key not in ACTIVATIONS:
+            raise InputError(
+                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        self.input_dim, self.latent_dim = int(input_dim), int(latent_dim)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.likelihood, self.obs_std, self.activation = likelihood, float(obs_std), key
+        self.rng = as_generator(rng)
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise InputError(f"dtype must be a floating type such as float32, got {self.dtype}")
+
+        def stack(sizes: Sequence[int], last_linear: bool) -> Sequential:
+            layers: list[Layer] = []
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                layers.append(Dense(n_in, n_out, rng=self.rng, dtype=self.dtype))
+                if not (last_linear and i == len(sizes) - 2):
+                    layers.append(ACTIVATIONS[key]())
+            return Sequential(layers or [Identity()], dtype=self.dtype)
+
+        top = self.hidden[-1] if self.hidden else self.input_dim
+        self.encoder = stack((self.input_dim, *self.hidden), last_linear=False)
+        self.mu_head = Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype)
+        self.logvar_head = Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype)
+        self.decoder = stack((self.latent_dim, *self.hidden[::-1], self.input_dim), True)
+        self.stop_training = False
+        #: JSON-able information saved with the model.
+        self.metadata: dict[str, Any] = {}
+        self._eps: np.ndarray | None = None
+        self._std: np.ndarray | None = None
+
+    # -- structure ------------------------------------------------------------------------
+    @property
+    def output_dim(self) -> int:
+        """D: the decoder reconstructs the input."""
+        return self.input_dim
+
+    def _parts(self) -> tuple[tuple[str, list[Layer]], ...]:
+        """The four parts in forward order, each a list of layers."""
+        return (
+            ("encoder", self.encoder.layers),
+            ("mu", [self.mu_head]),
+            ("logvar", [self.logvar_head]),
+            ("decoder", self.decoder.layers),
+        )
+
+    def parameters(self) -> Iterator[Triple]:
+        """Yield ``(name, param, grad)``: ``encoder.0.W``, ..., ``mu.W``, ``logvar.W``, ``decoder.*``."""
+        for prefix, layers in self._parts():
+            for i, layer in enumerate(layers):
+                position = f"{i}." if len(layers) > 1 or prefix in ("encoder", "decoder") else ""
+                for key, param in layer.params.items():
+                    yield f"{prefix}.{position}{key}", param, layer.grads[key]
+
+    def buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, array)`` for non-trainable state, named like :meth:`parameters`.
+
+        The default VAE's Dense and ReLU layers have none; a layer with running statistics
+        (BatchNorm) in the encoder or decoder would be saved and resumed through this.
+        """
+        for prefix, layers in self._parts():
+            for i, layer in enumerate(layers):
+                position = f"{i}." if len(layers) > 1 or prefix in ("encoder", "decoder") else ""
+                for key, buffer in layer.buffers.items():
+                    yield f"{prefix}.{position}{key}", buffer
+
+    @property
+    def num_parameters(self) -> int:
+        """Total number of trainable scalars."""
+        return sum(param.size for _, param, _ in self.parameters())
+
+    def astype(self, dtype: Any) -> VAE:
+        """Convert every parameter to ``dtype``; returns self."""
+        self.dtype = np.dtype(dtype)
+        for _, layers in self._parts():
+            for layer in layers:
+                layer.astype(self.dtype)
+        self.encoder.dtype = self.decoder.dtype = self.dtype
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class")
+        return f"VAE({args})"
+
+    def summary(self) -> str:
+        """The encoder, heads and decoder with their parameter counts (returned, not printed)."""
+        lines = [repr(self)]
+        for name, layers in self._parts():
+            count = sum(layer.num_parameters for layer in layers)
+            described = ", ".join(repr(layer) for layer in layers)
+            lines.append(f"  {name:<8} {described}  ({count:,} parameters)")
+        lines.append(f"total parameters: {self.num_parameters:,} ({self.dtype.name})")
+        return "\n".join(lines)
+
+    # -- forward and backward ---------------------------------------------------------------
+    def forward(
+        self, X: np.ndarray, training: bool = True, eps: np.ndarray | None = None
+    ) -> VAEOutput:
+        """``(out, mu, logvar)`` for a batch; draws ε ~ N(0, I) from ``self.rng`` unless given.
+
+        Pass ``eps`` (shape ``(N, latent_dim)``) to hold the noise fixed, as the gradient
+        checks and the PyTorch parity test do.
+        """
+        H = self.encoder.forward(X, training=training)  # (F1)
+        mu = self.mu_head.forward(H)  # (F2)
+        logvar = self.logvar_head.forward(H)  # (F3)
+        if eps is None:
+            eps = self.rng.standard_normal(mu.shape, dtype=self.dtype)
+        elif eps.shape != mu.shape:
+            raise ShapeError(f"eps has shape {eps.shape}; it must be {mu.shape} (N, latent_dim)")
+        z, std = reparameterize(mu, logvar, eps)  # (F4), (F5)
+        out = self.decoder.forward(z, training=training)  # (F6)
+        self._eps, self._std = eps, std
+        return VAEOutput(out, mu, logvar)
+
+    __call__ = forward
+
+    def backward(
+        self, dY: tuple[np.ndarray, np.ndarray, np.ndarray], input_grad: bool = True
+    ) -> np.ndarray | None:
+        """Backpropagate ``(d_out, dmu_KL, dlogvar_KL)`` from :class:`VAELoss`, setting every gradient.
+
+        Returns ``dX`` (or ``None`` with ``input_grad=False``, which ``fit`` uses).
+        See the class docstring for the equation behind each line.
+        """
+        d_out, dmu_kl, dlogvar_kl = dY
+        eps, std = self._cached_noise()
+        dz = self.decoder.backward(d_out)  # ∂L/∂z: BP2 through the decoder      (F6)
+        dmu = dz + dmu_kl  # ∂z/∂μ = 1, plus the KL's β μ/N                        (F5)
+        # ∂z/∂logvar = ε ⊙ ∂σ/∂logvar = ½ σ ε, plus the KL's β ½(e^logvar − 1)/N  (F5, F4)
+        dlogvar = dz * eps * std * 0.5 + dlogvar_kl
+        dH = self.mu_head.backward(dmu)  # dμ @ Wμ, setting dWμ, dbμ            (F2)
+        dH += self.logvar_head.backward(dlogvar)  # + dlogvar @ Wlv: both read H (F3)
+        return self.encoder.backward(dH, input_grad=input_grad)  # BP2 down     (F1)
+
+    def _cached_noise(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._eps is None or self._std is None:
+            raise NotFittedError("VAE.backward was called before forward; call forward(X) first")
+        return self._eps, self._std
+
+    # -- training -------------------------------------------------------------------------
+    def loss(self, beta: float = 1.0) -> VAELoss:
+        """The negative ELBO for this model's likelihood, with KL weight ``beta``."""
+        return VAELoss(self.likelihood, beta=beta, obs_std=self.obs_std)
+
+    def fit(
+        self,
+        X: Any,
+        *,
+        beta: float = 1.0,
+        warmup_epochs: int = 0,
+        validation_data: Any = None,
+        callbacks: Sequence[Callback] = (),
+        **kwargs: Any,
+    ) -> History:
+        """Minimise the negative ELBO with :func:`scratchnn.training.fit`; returns the History.
+
+        ``beta`` weighs the KL term (β-VAE); ``warmup_epochs > 0`` adds a :class:`KLWarmup`.
+        ``validation_data`` is an array of inputs (or a pair ``(X_val, None)``). Every other
+        argument (``optimizer``, ``epochs``, ``batch_size``, ``seed``, ``verbose``, ...) is
+        passed to ``fit``; the History gains ``recon`` and ``kl`` columns (and ``val_*``).
+        """
+        loss = kwargs.pop("loss", None) or self.loss(beta)
+        callbacks = list(callbacks)
+        if warmup_epochs:
+            callbacks.insert(0, KLWarmup(loss, warmup_epochs))
+        if validation_data is not None and not isinstance(validation_data, tuple):
+            validation_data = (validation_data, None)
+        return fit(
+            self, X, None, loss=loss, validation_data=validation_data, callbacks=callbacks, **kwargs
+        )
+
+    def evaluate(self, X: Any, batch_size: int = 1024) -> VAEEvaluation:
+        """Negative ELBO, reconstruction and KL terms on ``X`` (nats per example, β = 1).
+
+        One z is sampled per example from ``self.rng``, as in PyTorch's reference example; the
+        estimate is unbiased for the ELBO. :meth:`log_likelihood` gives a tighter bound.
+        """
+        check_positive(batch_size, "batch_size", integer=True)
+        loss = self.loss()
+        X = self._check_input(X)
+        means = _evaluate_means(
+            self, X, loss.prepare_target(X, *X.shape, self.dtype), loss, batch_size
+        )
+        return VAEEvaluation(means["loss"], means["recon"], means["kl"])
+
+    # -- using a trained model ------------------------------------------------------------
+    def _check_input(self, X: Any, name: str = "X") -> np.ndarray:
+        X = as_float_array(X, self.dtype, name=name)
+        if X.ndim > 2:
+            X = X.reshape(X.shape[0], -1)  # images (N, H, W) -> (N, H·W)
+        if X.ndim != 2 or X.shape[1] != self.input_dim:
+            got = X.shape[1] if X.ndim == 2 else X.shape[1:]
+            raise ShapeError(
+                f"{name} has {got} features per example but the VAE expects {self.input_dim}; "
+                "use data with the same pixels the model was trained on"
+            )
+        return X
+
+    def encode(self, X: Any, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """``(μ, logvar)`` of q(z|x) for every row of ``X``, in evaluation mode."""
+        check_positive(batch_size, "batch_size", integer=True)
+        X = self._check_input(X)
+        mus, logvars = [], []
+        for start in range(0, X.shape[0], batch_size):
+            H = self.encoder.forward(X[start : start + batch_size], training=False)
+            mus.append(self.mu_head.forward(H))
+            logvars.append(self.logvar_head.forward(H))
+        return np.concatenate(mus), np.concatenate(logvars)
+
+    def decode(self, Z: Any, logits: bool = False, batch_size: int = 1024) -> np.ndarray:
+        """The mean of p(x|z) for codes ``Z`` ``(N, latent_dim)``: pixel probabilities
+        σ(out) for a Bernoulli decoder (or its logits with ``logits=True``), ``out`` for Gaussian."""
+        check_positive(batch_size, "batch_size", integer=True)
+        Z = as_float_array(Z, self.dtype, name="Z")
+        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
+            raise ShapeError(f"Z has shape {Z.shape}; codes must be (N, {self.latent_dim})")
+        out = np.concatenate(
+            [
+                self.decoder.forward(Z[start : start + batch_size], training=False)
+                for start in range(0, Z.shape[0], batch_size)
+            ]
+        )
+        if self.likelihood == "bernoulli" and not logits:
+            from ..layers.activations import sigmoid
+
+            out = sigmoid(out)
+        return out
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """``n`` new examples: z ~ N(0, I) from the prior, decoded to the mean of p(x|z)."""
+        check_positive(n, "n", integer=True)
+        rng = as_generator(rng)
+        return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
+
+    def reconstruct(self, X: Any, sample: bool = False) -> np.ndarray:
+        """Decode the code of each row of ``X``: z = μ(x), or a sample of q(z|x) with ``sample``."""
+        mu, logvar = self.encode(X)
+        if sample:
+            mu, _ = reparameterize(mu, logvar, self.rng.standard_normal(mu.shape, dtype=self.dtype))
+        return self.decode(mu)
+
+    def log_likelihood(
+        self,
+        X: Any,
+        k: int = 100,
+        rng: np.random.Generator | int | None = None,
+        max_rows: int = 8192,
+    ) -> np.ndarray:
+        r"""Importance-weighted estimate of ``log p(x)`` for every row of ``X``, in nats.
+
+        With k samples ``z_i ~ q(z|x)`` (Burda et al. 2016)::
+
+            log w_i  = log p(x|z_i) + log p(z_i) − log q(z_i|x)
+            log p(x) ≈ log (1/k) Σ_i w_i  =  logsumexp_i(log w_i) − log k
+
+        a lower bound on ``log p(x)`` in expectation that tightens as k grows (k = 1 is the
+        ELBO). The sum of ``w_i`` is taken with the log-sum-exp trick (subtract the largest
+        ``log w_i`` first), in float64, since the ``w_i`` themselves under- or overflow.
+        ``max_rows`` bounds the decoder batch (examples × k) held in memory at once.
+        """
+        check_positive(k, "k", integer=True)
+        check_positive(max_rows, "max_rows", integer=True)
+        rng = as_generator(rng if rng is not None else self.rng)
+        X = self._check_input(X)
+        if self.likelihood == "bernoulli":
+            VAELoss("bernoulli").prepare_target(X, *X.shape, self.dtype)
+        chunk = max(1, max_rows // k)
+        J = self.latent_dim
+        result = np.empty(X.shape[0], dtype=np.float64)
+        for start in range(0, X.shape[0], chunk):
+            Xc = X[start : start + chunk]
+            n = Xc.shape[0]
+            H = self.encoder.forward(Xc, training=False)
+            mu, logvar = self.mu_head.forward(H), self.logvar_head.forward(H)
+            eps = rng.standard_normal((k, n, J), dtype=self.dtype)
+            z, _ = reparameterize(mu, logvar, eps)  # (k, n, J)
+            out = self.decoder.forward(z.reshape(k * n, J), training=False).reshape(k, n, -1)
+            log_px_z = -self._neg_log_px_z(out, Xc)  # (k, n)
+            log_pz = -0.5 * np.sum(z * z + _LOG_2PI, axis=2, dtype=np.float64)
+            log_qz = -0.5 * np.sum(eps * eps + _LOG_2PI + logvar, axis=2, dtype=np.float64)
+            log_w = log_px_z + log_pz - log_qz
+            top = log_w.max(axis=0)
+            result[start : start + n] = top + np.log(np.mean(np.exp(log_w - top), axis=0))
+        return result
+
+    def _neg_log_px_z(self, out: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``−log p(x|z)`` summed over pixels, for ``out`` of shape ``(..., N, D)``, in float64."""
+        if self.likelihood == "bernoulli":
+            elementwise = np.maximum(out, 0) - out * X + np.log1p(np.exp(-np.abs(out)))
+            return np.sum(elementwise, axis=-1, dtype=np.float64)
+        var = self.obs_std**2
+        diff = out - X
+        sq = np.sum(diff * diff, axis=-1, dtype=np.float64)
+        return sq / (2 * var) + 0.5 * self.input_dim * math.log(2 * math.pi * var)
+
+    # -- state --------------------------------------------------------------------------
+    state_dict = Sequential.state_dict
+    load_state_dict = Sequential.load_state_dict
+
+    def save(self, path: Any) -> None:
+        """Save architecture, parameters and :attr:`metadata` to one ``.npz`` (atomic, no pickle)."""
+        from ..serialization import save_model
+
+        save_model(self, path, **self.metadata)
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as plain JSON values; ``"class": "VAE"`` tells the loader which model."""
+        return {
+            "class": "VAE",
+            "input_dim": self.input_dim,
+            "hidden": list(self.hidden),
+            "latent_dim": self.latent_dim,
+            "likelihood": self.likelihood,
+            "obs_std": self.obs_std,
+            "activation": self.activation,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        """Rebuild an (untrained) VAE from :meth:`get_config`'s output."""
+        config = {k: v for k, v in config.items() if k != "class"}
+        return cls(**config)
