@@ -92,7 +92,8 @@ DEFAULTS: dict[str, Any] = {
 
 # -- configuration ------------------------------------------------------------------------
 def resolve_config(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill in defaults: :data:`DEFAULTS`, then the dataset's own, then ``options`` (non-None).
+    """Fill in defaults: :data:`DEFAULTS`, the dataset's own, the model's
+    (:attr:`ModelSpec.defaults`), then ``options`` (non-None).
 
     Also chooses the loss from the task (``"ce"`` or ``"mse"``) if not given and checks the
     values that would otherwise fail late (after a long data load).
@@ -104,10 +105,12 @@ def resolve_config(options: Mapping[str, Any]) -> dict[str, Any]:
     config = dict(DEFAULTS)
     if info is not None:
         config.update(info.defaults)
+    model = options.get("model") or config["model"]
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    config.update(MODELS[model].defaults)
     config.update({k: v for k, v in options.items() if v is not None})
     config["dataset"] = key if info is not None else str(options["dataset"])
-    if config["model"] not in MODELS:
-        raise InputError(f"unknown model {config['model']!r}; choose one of {', '.join(MODELS)}")
     if config["hidden"] is not None:
         config["hidden"] = [int(h) for h in config["hidden"]]
     np_dtype = np.dtype(config["dtype"])
@@ -679,8 +682,8 @@ def write_plots(
 
     Always ``curves.png`` (loss and accuracy per epoch with the results table). Classifiers
     add ``confusion_matrix.png``; 2-D datasets ``dataset.png`` and ``decision_regions.png``;
-    images ``predictions.png`` and ``weights.png`` (first Dense layer); a 1-D regression
-    ``fit.png``.
+    images ``predictions.png`` and ``weights.png`` (first Dense layer), or for a convolutional
+    network ``filters.png`` and ``feature_maps.png``; a 1-D regression ``fit.png``.
     """
     from ..plotting import classification, curves, images
 
@@ -757,6 +760,8 @@ def write_plots(
                 path = run_dir / "weights.png"
                 images.weight_images(first.params["W"], data.image_shape, path=path)
                 written.append(path)
+            if any(type(layer).__name__ == "Conv2D" for layer in model):
+                written += _cnn_plots(run_dir, experiment, y_pred)
     elif data.X_train.ndim == 2 and data.X_train.shape[1] == 1:
         path = run_dir / "fit.png"
         truth = (lambda x: np.sin(x)) if data.name == "sine" else None
@@ -769,6 +774,28 @@ def write_plots(
             title=f"{data.name}: model fit on the test points (MSE {_num(metrics['test_loss'])})",
         )
         written.append(path)
+    return written
+
+
+def _cnn_plots(run_dir: Path, experiment: Experiment, y_pred: np.ndarray) -> list[Path]:
+    """``filters.png`` (the first convolution's kernels) and ``feature_maps.png`` (what every
+    convolution block makes of the first test image)."""
+    from ..plotting import cnn as cnn_plots
+
+    data, model = experiment.data, experiment.model
+    path = run_dir / "filters.png"
+    cnn_plots.plot_filters(model, path=path)
+    written = [path]
+    label, predicted = data.classes[int(data.y_test[0])], data.classes[int(y_pred[0])]
+    path = run_dir / "feature_maps.png"
+    cnn_plots.plot_feature_maps(
+        model,
+        experiment.X_test[0],
+        path=path,
+        title=f"{data.name}: feature maps of the first test image "
+        f"(label {label}, predicted {predicted})",
+    )
+    written.append(path)
     return written
 
 
