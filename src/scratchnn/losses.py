@@ -97,6 +97,15 @@ def _check_same_rows(Y: np.ndarray, T: np.ndarray) -> None:
         raise ShapeError(f"predictions have {Y.shape[0]} rows but targets have {T.shape[0]}")
 
 
+def _elementwise_targets(Y: np.ndarray, T: np.ndarray, what: str) -> np.ndarray:
+    """``T`` in the shape of ``Y`` (one target per output), or a ShapeError naming ``what``."""
+    _check_same_rows(Y, T)
+    T = T.reshape(Y.shape) if T.size == Y.size else T
+    if T.shape != Y.shape:
+        raise ShapeError(f"targets of shape {T.shape} do not match {what} {Y.shape}")
+    return T
+
+
 class SoftmaxCrossEntropy(Loss):
     r"""Softmax cross-entropy computed from logits, the stable fused path for classifiers.
 
@@ -203,10 +212,7 @@ class BCEWithLogits(Loss):
         self.reduction = reduction
 
     def __call__(self, Z: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
-        _check_same_rows(Z, T)
-        T = T.reshape(Z.shape) if T.size == Z.size else T
-        if T.shape != Z.shape:
-            raise ShapeError(f"targets of shape {T.shape} do not match logits {Z.shape}")
+        T = _elementwise_targets(Z, T, "logits")
         # In-place ufuncs: one large VAE batch (128 x 784) is evaluated ~470 times an epoch.
         elementwise = np.abs(Z)
         np.negative(elementwise, out=elementwise)
@@ -281,10 +287,7 @@ class MSE(Loss):
         self.reduction = reduction
 
     def __call__(self, Y: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
-        _check_same_rows(Y, T)
-        T = T.reshape(Y.shape) if T.size == Y.size else T
-        if T.shape != Y.shape:
-            raise ShapeError(f"targets of shape {T.shape} do not match predictions {Y.shape}")
+        T = _elementwise_targets(Y, T, "predictions")
         diff = Y - T
         scale = _reduction_scale(self.reduction, Y)
         value = float(np.vdot(diff, diff) * scale)
