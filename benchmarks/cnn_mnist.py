@@ -85,37 +85,9 @@ def load_data(args: argparse.Namespace):
 
 def torch_twin(model: Any):
     """The same network in PyTorch with a copy of ``model``'s parameters (float32)."""
-    import torch
-    from torch import nn
+    from scratchnn.compare import to_torch
 
-    import scratchnn.layers as L
-
-    modules = []
-    for layer in model:
-        if isinstance(layer, L.Conv2D):
-            module = nn.Conv2d(
-                layer.in_channels,
-                layer.out_channels,
-                layer.kernel_size,
-                layer.stride,
-                layer.padding,
-                bias=layer.bias,
-            )
-        elif isinstance(layer, L.Dense):
-            module = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias)
-        elif isinstance(layer, L.MaxPool2D):
-            module = nn.MaxPool2d(layer.kernel_size, layer.stride)
-        elif isinstance(layer, (L.BatchNorm1D, L.BatchNorm2D)):
-            cls = nn.BatchNorm1d if isinstance(layer, L.BatchNorm1D) else nn.BatchNorm2d
-            module = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum)
-        else:
-            module = {L.ReLU: nn.ReLU, L.Flatten: nn.Flatten}[type(layer)]()
-        with torch.no_grad():
-            for key, param in layer.params.items():
-                name = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}[key]
-                getattr(module, name).copy_(torch.from_numpy(param))
-        modules.append(module)
-    return nn.Sequential(*modules)
+    return to_torch(model)
 
 
 # -- one epoch of the explicit loop in each framework --------------------------------------

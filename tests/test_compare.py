@@ -127,3 +127,34 @@ def test_benchmark_script_smoke(torch):
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"scratchnn_s_per_epoch", "torch_s_per_epoch", "ratio"} <= set(last)
     assert last["ratio"] > 0 and last["max_abs_loss_difference"] < 1e-4
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_to_torch_translates_convolutional_networks(torch, batchnorm):
+    """Conv2D, pooling and BatchNorm (with its running statistics) have PyTorch twins."""
+    from scratchnn.layers import AvgPool2D, Conv2D, Flatten, GlobalAvgPool2D
+    from scratchnn.model import Sequential
+    from scratchnn.models import cnn
+
+    rng = np.random.default_rng(0)
+    model = cnn((2, 12, 12), 3, channels=(4,), kernel_size=3, hidden=8, batchnorm=batchnorm)
+    model = model.astype(np.float64)
+    X = rng.random((5, 2, 12, 12))
+    model.fit(X, rng.integers(0, 3, 5), epochs=2, batch_size=5, verbose=0, seed=0)  # moves stats
+    net = to_torch(model, torch).eval()
+    np.testing.assert_allclose(
+        net(torch.from_numpy(X)).detach().numpy(), model.predict(X), rtol=0, atol=1e-12
+    )
+    other = Sequential(
+        Conv2D(2, 3, 3, stride=2, padding=1, rng=rng),
+        AvgPool2D(2),
+        GlobalAvgPool2D(),
+        Flatten(),
+        dtype=np.float64,
+    )
+    np.testing.assert_allclose(
+        to_torch(other, torch)(torch.from_numpy(X)).detach().numpy(),
+        other.predict(X),
+        rtol=0,
+        atol=1e-12,
+    )

@@ -9,8 +9,8 @@ float64 the two loss curves then coincide to rounding error; in float32 they dri
 slowly, as any two float32 implementations do.
 
 PyTorch is optional (``pip install "scratchnn[torch]"``) and imported only when a comparison
-runs; :data:`TORCH_LAYERS` says how each layer class is translated, so new layers (a
-convolution, say) can be added there.
+runs; :data:`TORCH_LAYERS` says how each layer class is translated (dense, activations,
+convolution, pooling, batch normalisation), so new layers can be added there.
 """
 
 from __future__ import annotations
@@ -27,7 +27,23 @@ import pandas as pd
 from . import experiments
 from . import losses as losses_mod
 from .errors import InputError, ScratchnnError
-from .layers import Dense, Dropout, Flatten, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    Identity,
+    Layer,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 
@@ -58,6 +74,36 @@ def _dense(layer: Dense, torch: Any) -> Any:
     return linear
 
 
+def _conv2d(layer: Conv2D, torch: Any) -> Any:
+    W = torch.from_numpy(layer.params["W"])
+    conv = torch.nn.Conv2d(
+        layer.in_channels,
+        layer.out_channels,
+        layer.kernel_size,
+        stride=layer.stride,
+        padding=layer.padding,
+        bias=layer.bias,
+        dtype=W.dtype,
+    )
+    with torch.no_grad():
+        conv.weight.copy_(W)
+        if layer.bias:
+            conv.bias.copy_(torch.from_numpy(layer.params["b"]))
+    return conv
+
+
+def _batchnorm(layer: BatchNorm1D | BatchNorm2D, torch: Any) -> Any:
+    cls = torch.nn.BatchNorm1d if isinstance(layer, BatchNorm1D) else torch.nn.BatchNorm2d
+    gamma = torch.from_numpy(layer.params["gamma"])
+    norm = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=gamma.dtype)
+    with torch.no_grad():
+        norm.weight.copy_(gamma)
+        norm.bias.copy_(torch.from_numpy(layer.params["beta"]))
+        norm.running_mean.copy_(torch.from_numpy(layer.buffers["running_mean"]))
+        norm.running_var.copy_(torch.from_numpy(layer.buffers["running_var"]))
+    return norm
+
+
 def _dropout(layer: Dropout, torch: Any) -> Any:
     if layer.p > 0:
         raise InputError(
@@ -76,6 +122,14 @@ TORCH_LAYERS: dict[type[Layer], Callable[[Any, Any], Any]] = {
     Identity: lambda layer, torch: torch.nn.Identity(),
     Flatten: lambda layer, torch: torch.nn.Flatten(),
     Dropout: _dropout,
+    Conv2D: _conv2d,
+    MaxPool2D: lambda layer, torch: torch.nn.MaxPool2d(layer.kernel_size, layer.stride),
+    AvgPool2D: lambda layer, torch: torch.nn.AvgPool2d(layer.kernel_size, layer.stride),
+    GlobalAvgPool2D: lambda layer, torch: torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    ),
+    BatchNorm1D: _batchnorm,
+    BatchNorm2D: _batchnorm,
 }
 
 
