@@ -37,15 +37,19 @@ def ensure_katex() -> None:
 def ensure_mnist() -> None:
     """Stop with one line unless the MNIST files the tutorials train on can be found."""
     from scratchnn.datasets import find_mnist
+    from scratchnn.datasets.mnist import cache_dir
     from scratchnn.errors import InputError
 
     try:
         find_mnist()
-    except InputError as exc:
+    except InputError:
+        data = os.environ.get("SCRATCHNN_DATA")
+        places = [f"{data}/mnist", data] if data else ["$SCRATCHNN_DATA (not set)"]
+        places.append(str(cache_dir()))
         sys.exit(
-            "docs/build.py: the MNIST and VAE tutorials need real MNIST, which was not found "
-            f"({exc}); run `scratchnn download mnist` or set SCRATCHNN_DATA to the directory "
-            "holding mnist/"
+            f"docs/build.py: real MNIST not found (looked in {', '.join(places)}), "
+            "and the MNIST and VAE tutorials train on it: run `scratchnn download mnist` or "
+            "set SCRATCHNN_DATA to the directory holding mnist/"
         )
 
 
