@@ -44,6 +44,10 @@ PAGES = [
     "tutorials/toy_regions",
     "tutorials/custom_layer",
     "tutorials/pytorch_parity",
+    "tutorials/mnist",
+    "tutorials/vae",
+    "cli",
+    "benchmarks",
     "about",
     "api/index",
     "api/layers",
@@ -53,7 +57,10 @@ PAGES = [
     "api/training",
     "api/gradcheck",
     "api/data",
+    "api/plotting",
     "api/serialization",
+    "api/checkpoint",
+    "api/experiments",
     "api/errors",
 ]
 
@@ -77,6 +84,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             _unavailable(f"{module} is not installed: pip install -e '.[docs]'")
     if not (DOCS / "node_modules" / "katex").is_dir() and shutil.which("npm") is None:
         _unavailable("KaTeX is not installed in docs/node_modules and npm is missing")
+    from scratchnn.datasets import find_mnist
+    from scratchnn.errors import InputError
+
+    try:
+        find_mnist()  # the MNIST and VAE tutorials train on it during the build
+    except InputError as exc:
+        _unavailable(f"the docs build needs real MNIST: {exc}")
     out = tmp_path_factory.mktemp("docs") / "site"
     result = subprocess.run(
         [sys.executable, str(DOCS / "build.py"), "--out", str(out)],
@@ -203,12 +217,23 @@ def test_docs_render_math_offline_in_chromium(site, server, chromium, tmp_path):
             ARTIFACTS / "docs-backprop-batched.png", "#a-batch-the-same-equations-as-matrices"
         )
 
+        # The VAE page: the ELBO, the KL in closed form and the backward pass through the
+        # sampler, typeset, with the source links of the code it derives.
+        state = _check_page(page, f"{server}/vae.html")
+        assert state["math"] >= 40, f"only {state['math']} formulas on the VAE page"
+        for words in ("evidence lower bound", "reparameterisation trick", "VAE.backward"):
+            assert words in state["text"], f"{words!r} is not shown on the VAE page"
+        page.screenshot(ARTIFACTS / "docs-vae.png", "#the-backward-pass-as-the-code-does-it")
+        page.screenshot(ARTIFACTS / "docs-vae-backward.png", "#backward")
+
         # Every other page: all math typeset, no raw TeX, every figure loaded.
         figures = 0
         for name in PAGES:
-            if name != "backprop":
+            if name not in ("backprop", "vae"):
                 figures += _check_page(page, f"{server}/{name}.html")["images"]
-        assert figures >= 7, f"only {figures} figures on the pages; the executed blocks draw more"
+        assert figures >= 15, f"only {figures} figures on the pages; the executed blocks draw more"
+        page.goto(f"{server}/tutorials/mnist.html")
+        page.screenshot(ARTIFACTS / "docs-tutorial-mnist.png", "#the-confusion-matrix")
         page.goto(f"{server}/optimizers.html")
         page.screenshot(
             ARTIFACTS / "docs-optimizers-adam.png", "#why-the-step-counter-must-never-be-reset"

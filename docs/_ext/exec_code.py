@@ -2,8 +2,10 @@
 
 The tutorials are written as pages of ``{exec}`` blocks. Each block's code is shown, run in
 a namespace shared by the blocks of the same page (top to bottom, like one script), and
-followed by what it printed and by every matplotlib figure it left open, saved as PNG under
-``docs/_generated/``. So the figures come from the code on the page, and a tutorial whose
+followed by what it printed and by its figures, saved as PNG under ``docs/_generated/``: every
+pyplot figure it left open, and every :class:`matplotlib.figure.Figure` it bound to a name
+(the functions of :mod:`scratchnn.plotting` return figures that pyplot does not manage, so
+``fig = plotting.training_curves(history)`` is how a tutorial shows one). So the figures come from the code on the page, and a tutorial whose
 code no longer runs fails the (strict) build instead of rotting.
 
 Options: ``:hide-code:`` shows only the output and figures (for plotting boilerplate that
@@ -56,6 +58,7 @@ class ExecDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         docname = self.env.docname
         namespace = _NAMESPACES.setdefault(docname, {"__name__": "__main__"})
@@ -64,6 +67,7 @@ class ExecDirective(SphinxDirective):
         source, line = self.get_source_info()
 
         plt.close("all")
+        before = {id(value) for value in namespace.values() if isinstance(value, Figure)}
         output = io.StringIO()
         started = time.perf_counter()
         try:
@@ -88,8 +92,11 @@ class ExecDirective(SphinxDirective):
             out = nodes.literal_block(text, text, language="none")
             out["classes"].append("exec-output")
             result.append(out)
-        for number in plt.get_fignums():
-            figure = plt.figure(number)
+        figures = [plt.figure(number) for number in plt.get_fignums()]
+        for value in list(namespace.values()):  # figures bound by this block, in order
+            if isinstance(value, Figure) and id(value) not in before and value not in figures:
+                figures.append(value)
+        for number, figure in enumerate(figures, start=1):
             relative = Path(GENERATED) / docname / f"block{index}-fig{number}.png"
             path = Path(self.env.srcdir) / relative
             path.parent.mkdir(parents=True, exist_ok=True)

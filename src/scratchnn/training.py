@@ -409,7 +409,7 @@ def fit(
         Sets ``optimizer.lr`` at the start of every epoch from the initial rate.
     clip_norm : float, optional
         Clip the global gradient norm to this value before every step.
-    checkpoint : path, optional
+    checkpoint : str or os.PathLike, optional
         A run directory: ``checkpoint.npz`` (everything needed to continue exactly) and
         ``history.csv`` are replaced atomically every ``checkpoint_every`` epochs, at the
         end, on SIGINT/SIGTERM and (History only) on divergence. See

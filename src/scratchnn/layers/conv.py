@@ -57,6 +57,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 class Conv2D(Layer):
     r"""2-D convolution (cross-correlation, as in every deep-learning library) over ``(N, C, H, W)``.
 
+    Input shape ``(N, C, H, W)``; output shape ``(N, F, OH, OW)`` with
+    ``OH = ⌊(H + 2p - KH)/s⌋ + 1`` (:func:`conv_output_size`), likewise ``OW``.
+
     Parameters
     ----------
     in_channels, out_channels : int
@@ -80,9 +83,6 @@ class Conv2D(Layer):
         Source of the initial weights.
     dtype : numpy dtype
         Parameter dtype, float32 by default.
-
-    Input shape ``(N, C, H, W)``; output shape ``(N, F, OH, OW)`` with
-    ``OH = ⌊(H + 2p - KH)/s⌋ + 1`` (:func:`conv_output_size`), likewise ``OW``.
 
     Math
     ----

@@ -107,15 +107,15 @@ class _Pool2D(Layer):
 class MaxPool2D(_Pool2D):
     """Max pooling: each output is the largest pixel of its window, per channel.
 
+    Input ``(N, C, H, W)``; output ``(N, C, OH, OW)``, ``OH = ⌊(H - KH)/s⌋ + 1``. Rows and
+    columns that no full window reaches are dropped (and get a zero gradient), as in PyTorch.
+
     Parameters
     ----------
     kernel_size : int or (int, int)
         Window ``(KH, KW)``.
     stride : int or (int, int), optional
         Step between windows; defaults to ``kernel_size`` (non-overlapping windows).
-
-    Input ``(N, C, H, W)``; output ``(N, C, OH, OW)``, ``OH = ⌊(H - KH)/s⌋ + 1``. Rows and
-    columns that no full window reaches are dropped (and get a zero gradient), as in PyTorch.
 
     Math
     ----

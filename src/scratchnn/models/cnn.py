@@ -12,8 +12,9 @@ and :data:`TRAINING_DEFAULTS` (as ``fit`` arguments: :func:`fit_settings`) are t
 settings measured to reach 99 % test accuracy on MNIST in 3 epochs (see the README)::
 
     model = cnn(rng=0)
-    model.fit(as_images(X_train), y_train, **fit_settings(), seed=0) :func:`as_images` turns MNIST as loaded
-(``uint8``, ``(N, 28, 28)`` or flattened) into the ``(N, 1, 28, 28)`` float32 in
+    model.fit(as_images(X_train), y_train, **fit_settings(), seed=0)
+
+:func:`as_images` turns MNIST as loaded (``uint8``, ``(N, 28, 28)`` or flattened) into the ``(N, 1, 28, 28)`` float32 in
 ``[0, 1]`` the network takes.
 """
 
@@ -71,6 +72,9 @@ def cnn(
     """A LeNet-like network: ``[Conv2D, (BatchNorm2D), ReLU, MaxPool2D(2)]`` per entry of
     ``channels``, then ``Flatten, Dense(hidden), (BatchNorm1D), ReLU, (Dropout), Dense``.
 
+    Weights use PyTorch's default initialisation (``U(±1/√fan_in)``, :class:`Conv2D`'s
+    and :class:`Dense`'s ``init="torch"``), so a PyTorch twin starts from the same law.
+
     Parameters
     ----------
     input_shape : (C, H, W)
@@ -93,9 +97,8 @@ def cnn(
     dtype : numpy dtype
         float32 by default.
 
-    Weights use PyTorch's default initialisation (``U(±1/√fan_in)``, :class:`Conv2D`'s
-    and :class:`Dense`'s ``init="torch"``), so a PyTorch twin starts from the same law.
-
+    Examples
+    --------
     >>> model = cnn(rng=0)
     >>> [type(layer).__name__ for layer in model]  # doctest: +NORMALIZE_WHITESPACE
     ['Conv2D', 'ReLU', 'MaxPool2D', 'Conv2D', 'ReLU', 'MaxPool2D', 'Flatten', 'Dense', 'ReLU',

@@ -172,6 +172,12 @@ class VAELoss(Loss):
     def __call__(
         self, Y: VAEOutput, X: np.ndarray
     ) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(recon + β KL, (d_out, dmu, dlogvar))`` for a forward's ``(out, mu, logvar)`` and input ``X``.
+
+        ``d_out = ∂recon/∂out`` from :meth:`reconstruction`; ``dmu = β μ/N`` and
+        ``dlogvar = β ½(exp(logvar) − 1)/N`` are the KL term's own gradients, from
+        :class:`~scratchnn.losses.GaussianKL`. :meth:`VAE.backward` takes the triple.
+        """
         if not (isinstance(Y, tuple) and len(Y) == 3):
             raise InputError(
                 "VAELoss needs the (out, mu, logvar) triple a VAE's forward returns, "
@@ -236,6 +242,7 @@ class KLWarmup(Callback):
         self.target = loss.beta
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float]) -> None:
+        """Set ``loss.beta = target · min(1, epoch / warmup_epochs)`` before epoch ``epoch``."""
         self.loss.beta = self.target * min(1.0, epoch / self.warmup_epochs)
 
     def on_train_end(self, logs: dict[str, float]) -> None:

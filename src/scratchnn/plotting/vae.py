@@ -178,6 +178,15 @@ def normal_quantiles(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarra
     return np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
 
 
+def _tick(value: float) -> str:
+    """``value`` to two decimals, without the "-0.00" of a tiny negative (the middle quantile).
+
+    >>> _tick(-1e-17), _tick(1.6449)
+    ('0.00', '1.64')
+    """
+    return f"{round(float(value), 2) + 0.0:.2f}"
+
+
 def manifold(
     images: Any,
     values: Any,
@@ -201,9 +210,9 @@ def manifold(
     h, w = image_shape
     ticks = sorted({int(round(t)) for t in np.linspace(0, n - 1, min(n, 5))})
     ax.set_xticks([w * j + w / 2 - 0.5 for j in ticks])
-    ax.set_xticklabels([f"{values[j]:.2f}" for j in ticks], fontsize=8)
+    ax.set_xticklabels([_tick(values[j]) for j in ticks], fontsize=8)
     ax.set_yticks([h * i + h / 2 - 0.5 for i in ticks])
-    ax.set_yticklabels([f"{values[n - 1 - i]:.2f}" for i in ticks], fontsize=8)
+    ax.set_yticklabels([_tick(values[n - 1 - i]) for i in ticks], fontsize=8)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title, fontsize=10)
