@@ -57,7 +57,18 @@ def test_vae_command_writes_history_metrics_model_and_plots(mnist_dir, tmp_path,
 def test_latent_plots_only_for_a_two_dimensional_code(mnist_dir, tmp_path):
     out = tmp_path / "run"
     args = ["vae", "--data-dir", str(mnist_dir), "--limit", "300", "--epochs", "1"]
-    args += ["--latent", "3", "--hidden", "32", "--iwae-k", "0", "--out", str(out), "--quiet"]
+    args += [
+        "--latent",
+        "3",
+        "--hidden",
+        "32",
+        "--iwae-k",
+        "0",
+        "--out",
+        str(out),
+        "--verbose",
+        "0",
+    ]
     assert cli.main(args) == 0
     assert (out / "samples.png").exists() and not (out / "latent.png").exists()
     assert "test_iwae_nll" not in json.loads((out / "metrics.json").read_text())

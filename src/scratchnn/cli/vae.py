@@ -101,7 +101,7 @@ def _vae(args: argparse.Namespace) -> int:
         warmup_epochs=args.warmup,
         validation_data=X_test,
         seed=args.seed,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else args.verbose,
     )
     train_seconds = time.perf_counter() - start
 
@@ -213,5 +213,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=int, default=None, help="use only the first N train and test images"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 quiet, 1 a progress bar per epoch (default), 2 a line per epoch (as for train)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars (--verbose 0)")
     p.set_defaults(func=_vae)
