@@ -165,6 +165,16 @@ def add_data_arguments(
         )
 
 
+def add_model_file_argument(parser: argparse.ArgumentParser) -> None:
+    """``--model PATH`` of ``evaluate`` and ``predict``: a saved model or its run folder."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="PATH",
+        help="model.npz, or the run folder holding it (its checkpoint.npz if it did not finish)",
+    )
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = True) -> None:
     """``--model`` (from the registry), ``--hidden``, ``--activation``, ``--dropout``, ``--dtype``.
 

@@ -27,7 +27,7 @@ from ..errors import InputError, ShapeError
 from ..model import Sequential
 from ..serialization import load_model
 from ..training import evaluate
-from ._common import non_negative_int, positive_int
+from ._common import add_model_file_argument, non_negative_int, positive_int
 
 
 def model_path(text: str | os.PathLike[str]) -> Path:
@@ -137,12 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print a trained model's loss and accuracy on a dataset as JSON",
         description="Print a trained model's loss and accuracy on a dataset as JSON.",
     )
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="PATH",
-        help="model.npz, or the run folder holding it (its checkpoint.npz if it did not finish)",
-    )
+    add_model_file_argument(parser)
     parser.add_argument(
         "--dataset", required=True, metavar="NAME|PATH.csv", help="dataset name or CSV file"
     )

@@ -23,6 +23,7 @@ from ..datasets import read_idx
 from ..datasets.tabular import load_features
 from ..errors import InputError, ShapeError
 from ..serialization import atomic_write_bytes, load_model
+from ._common import add_model_file_argument
 from .evaluate import check_inputs, model_path
 
 
@@ -89,12 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a trained model's predictions for new inputs as CSV",
         description="Write a trained model's predictions for new inputs as CSV.",
     )
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="PATH",
-        help="model.npz, or the run folder holding it (its checkpoint.npz if it did not finish)",
-    )
+    add_model_file_argument(parser)
     parser.add_argument(
         "--input", required=True, metavar="FILE", help="a CSV, .npy or IDX file of inputs"
     )
