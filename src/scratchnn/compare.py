@@ -152,16 +152,9 @@ def to_torch(model: Sequential, torch: Any | None = None) -> Any:
 def torch_optimizer(optimizer: Optimizer, parameters: Any, torch: Any) -> Any:
     """The ``torch.optim`` optimizer with the same update rule and hyper-parameters."""
     h = optimizer.hyperparameters()
-    if isinstance(optimizer, AdamW):
-        return torch.optim.AdamW(
-            parameters,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            eps=h["eps"],
-            weight_decay=h["weight_decay"],
-        )
-    if isinstance(optimizer, Adam):
-        return torch.optim.Adam(
+    if isinstance(optimizer, Adam):  # AdamW too: same hyper-parameters, decoupled decay
+        cls = torch.optim.AdamW if isinstance(optimizer, AdamW) else torch.optim.Adam
+        return cls(
             parameters,
             lr=h["lr"],
             betas=(h["beta1"], h["beta2"]),
