@@ -15,13 +15,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchnn as snn
-from scratchnn.checkpoint import CHECKPOINT_FILE, HISTORY_FILE, generator_from_state
 from scratchnn.errors import (
     InputError,
     ScratchnnError,
     TrainingInterrupted,
 )
 from scratchnn.serialization import ModelFileError, read_npz, write_npz
+from scratchnn.training.checkpoint import (
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    generator_from_state,
+    pack,
+    unpack,
+)
 
 X, Y = snn.datasets.circle_regions(300, seed=0)
 
@@ -166,10 +172,10 @@ def test_every_bit_generator_round_trips_exactly_through_a_file(tmp_path, name):
     generator = np.random.Generator(getattr(np.random, name)(2**100 + 7))
     generator.random(3)
     arrays = {}
-    packed = snn.checkpoint._pack(generator.bit_generator.state, "rng", arrays)
+    packed = pack(generator.bit_generator.state, "rng", arrays)
     write_npz(tmp_path / "g.npz", {"rng": packed}, arrays)
     meta, arrays = read_npz(tmp_path / "g.npz")
-    clone = generator_from_state(snn.checkpoint._unpack(meta["rng"], arrays))
+    clone = generator_from_state(unpack(meta["rng"], arrays))
     np.testing.assert_array_equal(clone.random(5), generator.random(5))
 
 

@@ -18,13 +18,16 @@ from . import (
     datasets,
     gradcheck,
     initializers,
+    io,
     layers,
+    loop,
     losses,
     models,
     optimizers,
+    registry,
     schedules,
+    training,
 )
-from .checkpoint import Checkpoint, load_checkpoint, resume
 from .errors import (
     DivergenceError,
     InputError,
@@ -34,6 +37,7 @@ from .errors import (
     ShapeError,
     TrainingInterrupted,
 )
+from .io.model_file import load_model as load
 from .layers import (
     AvgPool2D,
     BatchNorm1D,
@@ -47,19 +51,28 @@ from .layers import (
     Layer,
     LeakyReLU,
     MaxPool2D,
+    Module,
     ReLU,
     Sigmoid,
     Softmax,
     Tanh,
 )
+from .loop import Evaluation, batches, evaluate, train_step
 from .losses import MSE, BCEWithLogits, CrossEntropy, GaussianKL, SoftmaxCrossEntropy, one_hot
-from .model import Evaluation, Sequential
+from .model import Model, Sequential
 from .models import cnn, mlp
 from .optimizers import SGD, Adam, AdamW, RMSprop, clip_grad_norm
 from .preprocessing import MinMaxScaler, Standardizer, train_test_split
 from .schedules import CosineAnnealingLR, ExponentialLR, StepLR
-from .serialization import load_model as load
-from .training import Callback, EarlyStopping, History, batches, evaluate, fit
+from .training import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    History,
+    fit,
+    load_checkpoint,
+    resume,
+)
 
 __version__ = "0.1.0"
 
@@ -93,6 +106,8 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2D",
     "MinMaxScaler",
+    "Model",
+    "Module",
     "NotFittedError",
     "OutputError",
     "RMSprop",
@@ -117,15 +132,20 @@ __all__ = [
     "fit",
     "gradcheck",
     "initializers",
+    "io",
     "layers",
     "load",
     "load_checkpoint",
+    "loop",
     "losses",
     "mlp",
     "models",
     "one_hot",
     "optimizers",
+    "registry",
     "resume",
     "schedules",
+    "train_step",
     "train_test_split",
+    "training",
 ]

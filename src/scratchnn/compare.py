@@ -44,8 +44,10 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
+from .loop import evaluate
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .training import fit
 
 __all__ = ["TORCH_LAYERS", "compare_with_torch", "import_torch", "to_torch", "torch_optimizer"]
 
@@ -53,7 +55,7 @@ __all__ = ["TORCH_LAYERS", "compare_with_torch", "import_torch", "to_torch", "to
 def import_torch() -> Any:
     """Import PyTorch, or explain how to install the optional extra."""
     try:
-        import torch
+        import torch  # optional heavy dependency: only compare needs it
     except ImportError:
         raise ScratchnnError(
             "scratchnn compare needs PyTorch, an optional extra: pip install 'scratchnn[torch]' "
@@ -304,7 +306,6 @@ def compare_with_torch(
     overlaid loss curves and their difference) into the run folder; returns the summary.
     """
     torch = import_torch()
-    from .training import evaluate, fit
 
     experiment = experiments.prepare_experiment(config)
     config = experiment.config
@@ -408,6 +409,7 @@ def compare_with_torch(
     experiments.write_json(run_dir / "compare.json", summary)
     files = ["config.json", "compare.csv", "compare.json"]
     if plots:
+        # matplotlib is heavy: imported only when the plots are drawn
         from .plotting.curves import comparison_curves
 
         comparison_curves(

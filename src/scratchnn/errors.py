@@ -18,11 +18,13 @@ from typing import Any
 __all__ = [
     "DivergenceError",
     "InputError",
+    "ModelFileError",
     "NotFittedError",
     "OutputError",
     "ScratchnnError",
     "ShapeError",
     "TrainingInterrupted",
+    "extend_message",
 ]
 
 
@@ -36,6 +38,10 @@ class InputError(ScratchnnError, ValueError):
 
 class ShapeError(InputError):
     """Arrays whose shapes do not fit together (feature counts, lengths, layer sizes)."""
+
+
+class ModelFileError(InputError):
+    """A model or checkpoint file that cannot be read: corrupt, truncated, foreign or too new."""
 
 
 class NotFittedError(ScratchnnError, RuntimeError):
@@ -104,3 +110,13 @@ class TrainingInterrupted(KeyboardInterrupt):
             return signal.Signals(self.signum).name
         except ValueError:
             return f"signal {self.signum}"
+
+
+def extend_message(error: BaseException, text: str) -> None:
+    """Append ``text`` to ``error``'s one-line message, in place.
+
+    The training harness builds some messages in two steps: the piece that notices a
+    problem says what happened, and the checkpointing piece adds what was saved or kept.
+    """
+    first = str(error.args[0]) if error.args else ""
+    error.args = (first + text, *error.args[1:])

@@ -34,16 +34,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._validation import as_generator
-from .layers.base import Layer
-
-if TYPE_CHECKING:
-    from .losses import Loss
-    from .model import Sequential
+from .layers.base import Module
+from .losses import Loss
 
 __all__ = [
     "GradcheckReport",
@@ -137,24 +133,11 @@ def check_gradients(
     return report
 
 
-def _generators(obj: Any) -> list[np.random.Generator]:
-    """Every Generator held by a layer or a model, so its draws can be replayed."""
-    found = []
-    for value in vars(obj).values():
-        if isinstance(value, np.random.Generator):
-            found.append(value)
-        elif isinstance(value, Layer):
-            found += _generators(value)
-        elif isinstance(value, (list, tuple)):
-            found += [g for v in value if isinstance(v, Layer) for g in _generators(v)]
-    return found
-
-
 class _FrozenRandomness:
     """Restores every Generator's state before each forward, so Dropout draws the same mask."""
 
-    def __init__(self, obj: Any) -> None:
-        self.generators = _generators(obj)
+    def __init__(self, module: Module) -> None:
+        self.generators = [g for _, g in module.named_generators()]
         self.states = [g.bit_generator.state for g in self.generators]
 
     def reset(self) -> None:
@@ -163,7 +146,7 @@ class _FrozenRandomness:
 
 
 def check_layer(
-    layer: Layer,
+    layer: Module,
     X: np.ndarray,
     rng: np.random.Generator | int | None = None,
     h: float = 1e-6,
@@ -172,7 +155,8 @@ def check_layer(
 ) -> GradcheckReport:
     """Check ``layer.backward`` (``dX`` and every parameter gradient) by finite differences.
 
-    The layer is copied and converted to float64 first; the original is left untouched.
+    Works for any module, a block of layers included (its parameters are named like
+    ``"dfc.W"``). The layer is copied and converted to float64 first; the original is left untouched.
     """
     rng = as_generator(rng)
     layer = copy.deepcopy(layer).astype(np.float64)
@@ -188,8 +172,8 @@ def check_layer(
     frozen.reset()
     layer.forward(X, training=training)
     analytic = {"dX": layer.backward(G).copy()}
-    analytic.update({f"d{k}": g.copy() for k, g in layer.grads.items()})
-    inputs = {"dX": X, **{f"d{k}": p for k, p in layer.params.items()}}
+    analytic.update({f"d{name}": g.copy() for name, _, g in layer.parameters()})
+    inputs = {"dX": X, **{f"d{name}": p for name, p, _ in layer.parameters()}}
     return check_gradients(f, inputs, analytic, h=h, tol=tol)
 
 
@@ -206,7 +190,7 @@ def check_loss(
 
 
 def check_model(
-    model: Sequential,
+    model: Module,
     X: np.ndarray,
     y: np.ndarray,
     loss: Loss,

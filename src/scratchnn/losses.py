@@ -18,12 +18,13 @@ loss                        value                                               
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ._validation import as_array, as_float_targets, check_labels
 from .errors import InputError, ShapeError
+from .registry import LOSSES
 
 __all__ = [
     "MSE",
@@ -63,6 +64,12 @@ class Loss:
 
     #: True if :meth:`accuracy` is meaningful.
     is_classification: bool = False
+    #: Short names this loss is also registered under (``"ce"``).
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LOSSES.register(cls, cls.__dict__.get("aliases", ()))
 
     def __call__(self, Y: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         raise NotImplementedError
@@ -129,6 +136,8 @@ class SoftmaxCrossEntropy(Loss):
     >>> dZ.shape
     (2, 10)
     """
+
+    aliases = ("ce", "cross_entropy", "softmax_cross_entropy")
 
     is_classification = True
 
@@ -203,6 +212,8 @@ class BCEWithLogits(Loss):
     >>> value, dZ.ravel().tolist()
     (0.0, [0.0, 0.0])
     """
+
+    aliases = ("bce", "bce_with_logits")
 
     is_classification = True
 
@@ -281,6 +292,8 @@ class MSE(Loss):
     2.5
     """
 
+    aliases = ("mse",)
+
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in _REDUCTIONS:
             raise InputError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -328,6 +341,8 @@ class CrossEntropy(Loss):
     >>> round(CrossEntropy()(np.array([[0.5, 0.5]]), np.array([0]))[0], 4)
     0.6931
     """
+
+    aliases = ("prob_cross_entropy",)
 
     is_classification = True
 
@@ -386,22 +401,8 @@ class GaussianKL:
         return "GaussianKL()"
 
 
-_BY_NAME: dict[str, type[Loss]] = {
-    "ce": SoftmaxCrossEntropy,
-    "cross_entropy": SoftmaxCrossEntropy,
-    "softmax_cross_entropy": SoftmaxCrossEntropy,
-    "bce": BCEWithLogits,
-    "bce_with_logits": BCEWithLogits,
-    "mse": MSE,
-    "prob_cross_entropy": CrossEntropy,
-}
-
-
 def get(name: str | Loss) -> Loss:
     """A loss from its name (``"ce"``, ``"bce"``, ``"mse"``) or a :class:`Loss` unchanged."""
     if isinstance(name, Loss):
         return name
-    key = str(name).lower()
-    if key not in _BY_NAME:
-        raise InputError(f"unknown loss {name!r}; choose one of {', '.join(sorted(_BY_NAME))}")
-    return _BY_NAME[key]()
+    return LOSSES.create(str(name))

@@ -33,6 +33,7 @@ import numpy as np
 
 from ._validation import check_positive
 from .errors import InputError, ShapeError
+from .registry import OPTIMIZERS
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "clip_grad_norm", "get"]
 
@@ -71,6 +72,12 @@ class Optimizer:
     #: momentum), and so can underflow into subnormal numbers.
     decaying: ClassVar[tuple[str, ...]] = ()
     flush_every: int = 16
+    #: Short names this optimizer is also registered under (``"adam"``).
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        OPTIMIZERS.register(cls, cls.__dict__.get("aliases", ()))
 
     def __init__(self, lr: float) -> None:
         check_positive(lr, "learning rate lr")
@@ -78,9 +85,17 @@ class Optimizer:
         self.initial_lr = float(lr)  # what a schedule starts from; lr is the current rate
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
+        #: Clip the global gradient norm to this before every step (``None``: never);
+        #: ``fit(clip_norm=...)`` sets it, as Keras optimizers' ``global_clipnorm`` does.
+        self.clip_norm: float | None = None
+        #: The global gradient norm before clipping, at the last step (only with clip_norm).
+        self.grad_norm: float | None = None
 
     def step(self, parameters: Iterable[Triple]) -> None:
         """Apply one update to every ``(name, param, grad)`` triple, in place."""
+        if self.clip_norm is not None:
+            parameters = list(parameters)
+            self.grad_norm = clip_grad_norm(parameters, self.clip_norm)
         self.t += 1
         flush = self.flush_every > 0 and self.t % self.flush_every == 0
         seen: set[str] = set()
@@ -217,6 +232,8 @@ class SGD(Optimizer):
         p  ← p - η d
     """
 
+    aliases = ("sgd",)
+
     decaying = ("momentum_buffer",)
 
     def __init__(
@@ -295,6 +312,8 @@ class Adam(Optimizer):
     ``exp_avg_sq``.
     """
 
+    aliases = ("adam",)
+
     decaying = ("m", "v")
 
     def __init__(
@@ -358,6 +377,8 @@ class AdamW(Adam):
     The default ``weight_decay=0.01`` is PyTorch's.
     """
 
+    aliases = ("adamw",)
+
     def __init__(
         self,
         lr: float = 1e-3,
@@ -403,6 +424,8 @@ class RMSprop(Optimizer):
         b  ← μ b + g / r;  p ← p - η b                    if momentum
         p  ← p - η g / r                                  otherwise
     """
+
+    aliases = ("rmsprop",)
 
     decaying = ("square_avg", "grad_avg", "momentum_buffer")
 
@@ -486,19 +509,8 @@ def clip_grad_norm(parameters: Iterable[Triple], max_norm: float) -> float:
     return total
 
 
-_BY_NAME: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSprop,
-}
-
-
 def get(name: str | Optimizer, **kwargs: Any) -> Optimizer:
     """An optimizer from its name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``)."""
     if isinstance(name, Optimizer):
         return name
-    key = str(name).lower()
-    if key not in _BY_NAME:
-        raise InputError(f"unknown optimizer {name!r}; choose one of {', '.join(_BY_NAME)}")
-    return _BY_NAME[key](**kwargs)
+    return OPTIMIZERS.create(str(name), **kwargs)

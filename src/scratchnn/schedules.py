@@ -17,16 +17,24 @@ The formulas are the closed forms of PyTorch's ``StepLR``, ``ExponentialLR`` and
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from ._validation import check_positive
 from .errors import InputError
+from .registry import SCHEDULES
 
 __all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "Schedule", "StepLR", "get"]
 
 
 class Schedule:
     """Base class: :meth:`lr_at` gives the learning rate for an epoch."""
+
+    #: Short names this schedule is also registered under (``"cosine"``).
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        SCHEDULES.register(cls, cls.__dict__.get("aliases", ()))
 
     def lr_at(self, epoch: int, base_lr: float) -> float:
         raise NotImplementedError
@@ -42,12 +50,16 @@ class Schedule:
 class ConstantLR(Schedule):
     """The initial learning rate every epoch."""
 
+    aliases = ("constant",)
+
     def lr_at(self, epoch: int, base_lr: float) -> float:
         return base_lr
 
 
 class StepLR(Schedule):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
+
+    aliases = ("step",)
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         check_positive(step_size, "step_size", integer=True)
@@ -64,6 +76,8 @@ class StepLR(Schedule):
 class ExponentialLR(Schedule):
     """Multiply the rate by ``gamma`` every epoch."""
 
+    aliases = ("exponential",)
+
     def __init__(self, gamma: float) -> None:
         check_positive(gamma, "gamma")
         self.gamma = float(gamma)
@@ -77,6 +91,8 @@ class ExponentialLR(Schedule):
 
 class CosineAnnealingLR(Schedule):
     """Half a cosine from η₀ down to ``eta_min`` over ``T_max`` epochs (SGDR without restarts)."""
+
+    aliases = ("cosine",)
 
     def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
         check_positive(T_max, "T_max", integer=True)
@@ -94,21 +110,10 @@ class CosineAnnealingLR(Schedule):
         return {"T_max": self.T_max, "eta_min": self.eta_min}
 
 
-_BY_NAME = {
-    "constant": ConstantLR,
-    "step": StepLR,
-    "exponential": ExponentialLR,
-    "cosine": CosineAnnealingLR,
-}
-
-
 def get(name: str | Schedule | None, **kwargs: Any) -> Schedule:
     """A schedule from its name (``"constant"``, ``"step"``, ``"exponential"``, ``"cosine"``)."""
     if name is None:
         return ConstantLR()
     if isinstance(name, Schedule):
         return name
-    key = str(name).lower()
-    if key not in _BY_NAME:
-        raise InputError(f"unknown schedule {name!r}; choose one of {', '.join(_BY_NAME)}")
-    return _BY_NAME[key](**kwargs)
+    return SCHEDULES.create(str(name), **kwargs)

@@ -117,6 +117,29 @@ def fraction(text: str) -> float:
     return value
 
 
+def add_cnn_arguments(group: Any) -> None:
+    """The options of ``--model cnn``."""
+    group.add_argument(
+        "--channels",
+        type=hidden_sizes,
+        metavar="SIZES",
+        help="cnn: filters of each convolution block, e.g. 16,32 (each block: conv, ReLU, 2x2 max-pool)",
+    )
+    group.add_argument(
+        "--kernel-size", type=positive_int, metavar="K", help="cnn: square kernel size (5)"
+    )
+    group.add_argument(
+        "--batchnorm",
+        action="store_true",
+        default=None,
+        help="cnn: BatchNorm before every hidden ReLU",
+    )
+
+
+#: The options of the built-in models (a model registered by a user brings its own).
+BUILT_IN_MODEL_ARGUMENTS = {"cnn": add_cnn_arguments}
+
+
 def add_data_arguments(
     parser: argparse.ArgumentParser, splits: bool = True, dataset_required: bool = True
 ) -> None:
@@ -207,8 +230,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = Tr
         "--dtype", choices=("float32", "float64"), help="parameter and data type (float32)"
     )
     for spec in experiments.MODELS.values():
-        if spec.add_arguments is not None:
-            spec.add_arguments(group)
+        adder = spec.add_arguments or BUILT_IN_MODEL_ARGUMENTS.get(spec.name)
+        if adder is not None:
+            adder(group)
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -258,4 +282,9 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     keys = list(COMMON_OPTIONS)
     for spec in experiments.MODELS.values():
         keys += [k for k in spec.options if k not in keys]
-    return experiments.resolve_config(experiments.namespace_options(args, keys))
+    return experiments.resolve_config(namespace_options(args, keys))
+
+
+def namespace_options(args: argparse.Namespace, keys: Any) -> dict[str, Any]:
+    """The given ``keys`` of parsed command-line options, as a dict (``None`` = not given)."""
+    return {key: getattr(args, key, None) for key in keys}

@@ -74,6 +74,7 @@ def _export(args: argparse.Namespace) -> int:
     path = save_csv(Path(args.out), X, y)
     print(f"wrote {n:,} {info.name} points to {path} (columns {', '.join(_columns(path))})")
     if args.plot:
+        # matplotlib is heavy: imported only when --plot asks for a picture
         from ..plotting.classification import dataset_scatter
 
         if X.shape[1] == 2:

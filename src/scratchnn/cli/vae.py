@@ -14,7 +14,6 @@ plots ``reconstructions.png``, ``samples.png``, ``elbo.png`` and, for ``--latent
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -23,22 +22,18 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..datasets import load_mnist
 from ..errors import InputError
+from ..io.atomic import write_csv, write_json
+from ..models import VAE
+from ..optimizers import Adam
 
 DESCRIPTION = __doc__.split("\n\n")[0]
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from ..serialization import atomic_write_bytes
-
-    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _load(
     args: argparse.Namespace,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
-    from ..datasets import load_mnist
-
     (X_train, _), (X_test, y_test) = load_mnist(args.data_dir, name=args.dataset)
     if args.limit is not None:
         X_train, X_test, y_test = X_train[: args.limit], X_test[: args.limit], y_test[: args.limit]
@@ -65,8 +60,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _vae(args: argparse.Namespace) -> int:
-    from ..models import VAE
-    from ..optimizers import Adam
+    # matplotlib is heavy: imported only when a command draws plots, not for --help
     from ..plotting import vae as plots
 
     _check_args(args)
@@ -130,17 +124,15 @@ def _vae(args: argparse.Namespace) -> int:
         )
 
     out.mkdir(parents=True, exist_ok=True)
-    from ..serialization import atomic_write_bytes
-
-    atomic_write_bytes(out / "history.csv", history.to_dataframe().to_csv(index=False).encode())
-    _write_json(out / "metrics.json", metrics)
+    write_csv(out / "history.csv", history)
+    write_json(out / "metrics.json", metrics)
     config = {
         "command": "vae",
         "scratchnn_version": __version__,
         "arguments": {k: v for k, v in vars(args).items() if k != "func"},
         "model": vae.get_config(),
     }
-    _write_json(out / "config.json", config)
+    write_json(out / "config.json", config)
     vae.metadata = {"dataset": args.dataset, "image_shape": list(shape), "epochs": len(history)}
     vae.save(out / "model.npz")
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ScratchnnError
+from ..io.atomic import atomic_write_bytes
 from .mnist import MNIST_FILES, cache_dir
 
 __all__ = ["REMOTE_DATASETS", "DownloadError", "RemoteDataset", "RemoteFile", "download"]
@@ -209,7 +210,6 @@ def download(
     directory = Path(directory).expanduser() if directory is not None else cache_dir(spec.name)
     bases = tuple(mirrors) if mirrors else spec.mirrors
     log = log or (lambda line: None)
-    from ..serialization import atomic_write_bytes
 
     for remote in spec.files:
         found = _existing(directory, remote)

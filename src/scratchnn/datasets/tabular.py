@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, ShapeError
+from ..io.atomic import atomic_write_bytes
 
 __all__ = ["CSVData", "load_csv", "load_features", "read_table", "save_csv"]
 
@@ -339,8 +340,6 @@ def save_csv(
     >>> bool(np.array_equal(load_csv(path).X, X))
     True
     """
-    from ..serialization import atomic_write_bytes
-
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 1:

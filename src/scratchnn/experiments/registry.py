@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..layers import Dense
 from ..model import Sequential
+from ..models import cnn, mlp
 
 __all__ = ["MODELS", "ModelRequest", "ModelSpec", "describe_model", "register_model"]
 
@@ -50,6 +52,8 @@ class ModelSpec:
     build: Callable[[ModelRequest], Sequential]
     input_layout: str = "flat"
     description: str = ""
+    #: adds this model's options to an argparse group (the command line calls it; the
+    #: built-in models' options are defined in :mod:`scratchnn.cli._common`)
     add_arguments: Callable[[Any], None] | None = None
     #: config keys this model reads besides the common ones (for config.json and --help)
     options: tuple[str, ...] = ()
@@ -70,8 +74,6 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 
 def _build_mlp(request: ModelRequest) -> Sequential:
-    from ..models import mlp
-
     (inputs,) = request.input_shape
     hidden = tuple(request.config.get("hidden") or ())
     return mlp(
@@ -94,8 +96,6 @@ register_model(
 
 
 def _build_cnn(request: ModelRequest) -> Sequential:
-    from ..models import cnn
-
     if len(request.input_shape) != 3:
         raise InputError(
             f"--model cnn needs images, but the inputs have shape {request.input_shape}; "
@@ -126,26 +126,6 @@ def _build_cnn(request: ModelRequest) -> Sequential:
         raise InputError(f"--model cnn cannot be built for {request.input_shape}: {exc}") from None
 
 
-def _cnn_arguments(group: Any) -> None:
-    from ..cli._common import hidden_sizes, positive_int
-
-    group.add_argument(
-        "--channels",
-        type=hidden_sizes,
-        metavar="SIZES",
-        help="cnn: filters of each convolution block, e.g. 16,32 (each block: conv, ReLU, 2x2 max-pool)",
-    )
-    group.add_argument(
-        "--kernel-size", type=positive_int, metavar="K", help="cnn: square kernel size (5)"
-    )
-    group.add_argument(
-        "--batchnorm",
-        action="store_true",
-        default=None,
-        help="cnn: BatchNorm before every hidden ReLU",
-    )
-
-
 register_model(
     ModelSpec(
         "cnn",
@@ -153,7 +133,6 @@ register_model(
         input_layout="image",
         description="LeNet-like convolutional network for images: --channels, --kernel-size, "
         "--hidden (one size), --batchnorm, --dropout",
-        add_arguments=_cnn_arguments,
         options=("channels", "kernel_size", "batchnorm"),
         defaults={
             "hidden": [128],
@@ -173,8 +152,6 @@ register_model(
 
 def describe_model(model: Sequential) -> str:
     """A short description such as ``"2-16-16-2 relu"`` (or the layer classes otherwise)."""
-    from ..layers import Dense
-
     dense = [layer for layer in model if isinstance(layer, Dense)]
     if dense and all(type(layer).__name__ in _SIMPLE_LAYERS for layer in model):
         sizes = [dense[0].in_features] + [layer.out_features for layer in dense]

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -51,7 +50,6 @@ __all__ = [
     "make_optimizer",
     "make_run_dir",
     "make_schedule",
-    "namespace_options",
     "open_run",
     "prepare_experiment",
     "read_run_config",
@@ -797,8 +795,3 @@ def _cnn_plots(run_dir: Path, experiment: Experiment, y_pred: np.ndarray) -> lis
     )
     written.append(path)
     return written
-
-
-def namespace_options(args: argparse.Namespace, keys: Iterable[str]) -> dict[str, Any]:
-    """The given ``keys`` of parsed command-line options, as a dict (``None`` = not given)."""
-    return {key: getattr(args, key, None) for key in keys}

@@ -1,7 +1,11 @@
-"""Layers: each maps ``X -> Y`` in ``forward`` and ``dY -> dX`` in ``backward``."""
+"""Layers: each maps ``X -> Y`` in ``forward`` and ``dY -> dX`` in ``backward``.
+
+Every layer is a :class:`Module` (:mod:`~scratchnn.layers.base`); read that first, then
+:mod:`~scratchnn.layers.dense` and :mod:`~scratchnn.layers.activations`.
+"""
 
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .base import LAYERS, Layer
+from .base import LAYERS, Layer, Module
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
@@ -23,6 +27,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "MaxPool2D",
+    "Module",
     "ReLU",
     "Sigmoid",
     "Softmax",

@@ -43,6 +43,8 @@ def softmax(X: np.ndarray, axis: int = -1) -> np.ndarray:
 class Identity(Layer):
     """``Y = X``; ``dX = dY``. A placeholder where an activation is optional."""
 
+    aliases = ("identity", "linear")
+
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         return X
 
@@ -65,6 +67,8 @@ class ReLU(Layer):
     >>> ReLU().forward(np.array([[-1.0, 0.0, 2.0]]))
     array([[0., 0., 2.]])
     """
+
+    aliases = ("relu",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,6 +100,8 @@ class LeakyReLU(Layer):
     >>> LeakyReLU(0.1).forward(np.array([[-1.0, 2.0]]))
     array([[-0.1,  2. ]])
     """
+
+    aliases = ("leaky_relu",)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -130,6 +136,8 @@ class Sigmoid(Layer):
     which never forms ``log σ`` from a rounded probability.
     """
 
+    aliases = ("sigmoid",)
+
     def __init__(self) -> None:
         super().__init__()
         self._Y: np.ndarray | None = None
@@ -153,6 +161,8 @@ class Tanh(Layer):
         forward   Y  = tanh(X)
         backward  dX = dY ⊙ (1 - Y²)           tanh'(z) = 1 - tanh²(z)
     """
+
+    aliases = ("tanh",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -184,6 +194,8 @@ class Softmax(Layer):
     >>> Softmax().forward(np.array([[0.0, 0.0]]))
     array([[0.5, 0.5]])
     """
+
+    aliases = ("softmax",)
 
     def __init__(self) -> None:
         super().__init__()

@@ -10,17 +10,15 @@ import numpy as np
 from .. import initializers
 from .._validation import as_generator
 from ..errors import InputError
-from ..layers import Dense, Dropout, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+from ..layers import Dense, Dropout, Module
 from ..model import Sequential
+from ..registry import MODULES
 
 __all__ = ["ACTIVATIONS", "mlp"]
 
-#: Activation layers by name.
-ACTIVATIONS: dict[str, type[Layer]] = {
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "tanh": Tanh,
-    "sigmoid": Sigmoid,
+#: The hidden activations an MLP can use, by their registered short names.
+ACTIVATIONS: dict[str, type[Module]] = {
+    name: MODULES.get(name) for name in ("relu", "leaky_relu", "tanh", "sigmoid")
 }
 
 
@@ -55,7 +53,7 @@ def mlp(
         )
     rng = as_generator(rng)
     hidden_init = init or initializers.default_for(key)
-    layers: list[Layer] = []
+    layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
         layers.append(

@@ -16,17 +16,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import InputError, ShapeError
 from ..layers import Conv2D
+from ..model import Sequential
 from ._style import new_figure, save_figure
-
-if TYPE_CHECKING:
-    from ..model import Sequential
 
 __all__ = ["plot_feature_maps", "plot_filters"]
 

@@ -1,4 +1,5 @@
-"""TrainingRun, fit's bookkeeping: signals, crashes, divergence, full disks, overwrites."""
+"""The training harness (callbacks around fit's loop): checkpoints, signals, crashes,
+divergence, full disks, overwrites."""
 
 from __future__ import annotations
 
@@ -21,19 +22,19 @@ import scratchnn as snn
 from conftest import REPO
 from scratchnn.checkpoint import CHECKPOINT_FILE, HISTORY_FILE
 from scratchnn.errors import DivergenceError, InputError, OutputError, TrainingInterrupted
-from scratchnn.training_run import TrainingRun
+from scratchnn.training.callbacks import Checkpointing
 from test_checkpoint import SignalAt, X, Y, assert_same_run, make_model, settings, straight_run
 
 
 def test_checkpoint_every_and_the_final_epoch(tmp_path, monkeypatch):
     saved = []
-    original = TrainingRun.save
+    original = Checkpointing.save
 
-    def spy(self, where, position=None):
-        saved.append(self.epoch)
-        original(self, where, position)
+    def spy(self, where, in_epoch=False):
+        saved.append(self.state.epoch)
+        original(self, where, in_epoch)
 
-    monkeypatch.setattr(TrainingRun, "save", spy)
+    monkeypatch.setattr(Checkpointing, "save", spy)
     make_model().fit(X, Y, epochs=7, checkpoint=tmp_path, checkpoint_every=3, **settings())
     assert saved == [3, 6, 7]
 

@@ -49,38 +49,26 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validation import as_float_array, as_generator, check_positive
-from ..errors import InputError, NotFittedError, ShapeError
-from ..layers import Dense, Identity, Layer
-from ..losses import MSE, BCEWithLogits, GaussianKL, Loss
-from ..model import Sequential
-from ..training import Callback, _evaluate_means, fit
-from .mlp import ACTIVATIONS
+from ..._validation import as_float_array, as_generator, check_positive
+from ...errors import InputError, NotFittedError, ShapeError
+from ...layers import Dense, Identity, Module
+from ...layers.activations import sigmoid
+from ...loop import evaluate_means
+from ...model import Model, Sequential
+from ...registry import MODULES
+from ...training import Callback, History, fit
+from .loss import LIKELIHOODS, VAELoss, VAEOutput, reparameterize
+from .warmup import KLWarmup
 
-if TYPE_CHECKING:
-    from ..training import History
+__all__ = ["VAE", "VAEEvaluation"]
 
-__all__ = ["VAE", "KLWarmup", "VAEEvaluation", "VAELoss", "VAEOutput", "reparameterize"]
-
-LIKELIHOODS = ("bernoulli", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
-Triple = tuple[str, np.ndarray, np.ndarray]
-
-
-class VAEOutput(NamedTuple):
-    """What :meth:`VAE.forward` returns: the decoder's output and the two encoder heads."""
-
-    #: ``(N, D)``: logits of p(x|z) (Bernoulli) or its mean (Gaussian).
-    out: np.ndarray
-    #: ``(N, J)``: mean μ of q(z|x).
-    mu: np.ndarray
-    #: ``(N, J)``: log-variance log σ² of q(z|x).
-    logvar: np.ndarray
+_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
 
 class VAEEvaluation(NamedTuple):
@@ -91,165 +79,7 @@ class VAEEvaluation(NamedTuple):
     kl: float
 
 
-def reparameterize(
-    mu: np.ndarray, logvar: np.ndarray, eps: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""The reparameterisation trick: ``z = μ + σ ⊙ ε`` with ``σ = exp(½ logvar)``.
-
-    ``logvar`` is the log of the *variance*, so the standard deviation is ``exp(½ logvar)``;
-    using ``exp(logvar)`` here while the KL treats it as a variance is a classic bug.
-    Returns ``(z, σ)``; σ is what the backward pass needs (``∂z/∂logvar = ½ σ ε``).
-
-    >>> z, std = reparameterize(np.array([[1.0]]), np.array([[np.log(4.0)]]), np.array([[0.5]]))
-    >>> float(std[0, 0]), float(z[0, 0])
-    (2.0, 2.0)
-    """
-    std = np.exp(0.5 * logvar)
-    z = std * eps
-    z += mu
-    return z, std
-
-
-class VAELoss(Loss):
-    r"""The negative ELBO of a :class:`VAE`, a loss whose target is the input itself.
-
-    ``value, (d_out, dmu, dlogvar) = loss(vae.forward(X), X)``: the value is the
-    reconstruction term plus β times the KL term, each summed over pixels (latent dimensions)
-    and averaged over the batch, in nats per example. Build it with :meth:`VAE.loss`, which
-    copies the model's likelihood.
-
-    Parameters
-    ----------
-    likelihood : {"bernoulli", "gaussian"}
-        ``"bernoulli"``: the decoder outputs logits and the reconstruction term is
-        BCE-with-logits summed over pixels (targets in [0, 1]). ``"gaussian"``: the decoder
-        outputs the mean of ``N(out, σ_x² I)`` with a fixed ``obs_std`` σ_x.
-    beta : float
-        Weight β of the KL term (β-VAE, Higgins et al. 2017); 1 is the true ELBO.
-    obs_std : float
-        σ_x of the Gaussian likelihood (ignored for Bernoulli).
-
-    Math
-    ----
-    Per example, with ``ℓ(z, t) = max(z, 0) − z t + log(1 + e^{−|z|})`` (stable BCE from
-    logits), averaged over the batch of N::
-
-        recon (Bernoulli) = Σ_d ℓ(out_d, x_d)                       = −log p(x|z)
-        recon (Gaussian)  = Σ_d (out_d − x_d)² / (2σ_x²) + D/2 · log(2π σ_x²)
-        KL                = ½ Σ_j (exp(logvar_j) + μ_j² − 1 − logvar_j)
-        value             = recon + β KL
-
-        d_out   = (σ(out) − x) / N        or  (out − x) / (σ_x² N)
-        dmu     = β μ / N                          ∂KL/∂μ
-        dlogvar = β ½ (exp(logvar) − 1) / N         ∂KL/∂logvar
-
-    The reconstruction gradient flows into ``z`` through the decoder; the VAE's backward adds
-    it to ``dmu`` and ``dlogvar`` (see :class:`VAE`).
-    """
-
-    def __init__(self, likelihood: str = "bernoulli", beta: float = 1.0, obs_std: float = 1.0):
-        if likelihood not in LIKELIHOODS:
-            raise InputError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        _check_beta(beta)
-        check_positive(obs_std, "obs_std")
-        self.likelihood = likelihood
-        self.beta = float(beta)
-        self.obs_std = float(obs_std)
-        self.bce = BCEWithLogits("batchmean")
-        self.mse = MSE("batchmean")
-        self.kl = GaussianKL()
-        self._terms: dict[str, float] = {}
-
-    def reconstruction(self, out: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
-        """``−log p(x|z)`` averaged over the batch, and its gradient with respect to ``out``."""
-        if self.likelihood == "bernoulli":
-            return self.bce(out, X)
-        var = self.obs_std**2
-        sq, d_out = self.mse(out, X)  # Σ_d (out − x)² / N  and  2 (out − x) / N
-        d_out *= 1 / (2 * var)
-        return sq / (2 * var) + 0.5 * out.shape[1] * math.log(2 * math.pi * var), d_out
-
-    def __call__(
-        self, Y: VAEOutput, X: np.ndarray
-    ) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``(recon + β KL, (d_out, dmu, dlogvar))`` for a forward's ``(out, mu, logvar)`` and input ``X``.
-
-        ``d_out = ∂recon/∂out`` from :meth:`reconstruction`; ``dmu = β μ/N`` and
-        ``dlogvar = β ½(exp(logvar) − 1)/N`` are the KL term's own gradients, from
-        :class:`~scratchnn.losses.GaussianKL`. :meth:`VAE.backward` takes the triple.
-        """
-        if not (isinstance(Y, tuple) and len(Y) == 3):
-            raise InputError(
-                "VAELoss needs the (out, mu, logvar) triple a VAE's forward returns, "
-                f"got {type(Y).__name__}; use it with scratchnn.models.VAE"
-            )
-        out, mu, logvar = Y
-        recon, d_out = self.reconstruction(out, X)  # d_out = ∂recon/∂out
-        kl, (dmu, dlogvar) = self.kl(mu, logvar)  # dmu = μ/N, dlogvar = ½(e^lv − 1)/N
-        if self.beta != 1.0:
-            dmu *= self.beta
-            dlogvar *= self.beta
-        self._terms = {"recon": recon, "kl": kl}
-        return recon + self.beta * kl, (d_out, dmu, dlogvar)
-
-    def terms(self) -> dict[str, float]:
-        """The reconstruction and (unweighted) KL terms of the last call, nats per example."""
-        return dict(self._terms)
-
-    def prepare_target(self, T, n_examples, n_outputs, dtype):
-        T = np.asarray(T)
-        if T.ndim != 2 or T.shape[0] != n_examples or (n_outputs and T.shape[1] != n_outputs):
-            raise ShapeError(
-                f"the VAE's target has shape {T.shape} but its input is ({n_examples}, "
-                f"{n_outputs}); the target of a VAE is its input (pass y=None)"
-            )
-        T = as_float_array(T, dtype, name="the VAE's target")
-        if self.likelihood == "bernoulli" and (T.min() < 0 or T.max() > 1):
-            raise InputError(
-                f"a Bernoulli VAE needs inputs in [0, 1], got values in [{T.min():g}, {T.max():g}]; "
-                "scale images with X / 255 or use likelihood='gaussian'"
-            )
-        return T
-
-    def get_config(self) -> dict[str, Any]:
-        return {"likelihood": self.likelihood, "beta": self.beta, "obs_std": self.obs_std}
-
-
-def _check_beta(beta: float) -> None:
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < math.inf:
-        raise InputError(f"beta must be a finite non-negative number, got {beta!r}")
-
-
-class KLWarmup(Callback):
-    """Raise the KL weight β linearly from 0 to its target over the first epochs.
-
-    Epoch ``e`` (1-based) trains with ``β = target · min(1, e / warmup_epochs)``, so the
-    decoder learns to use the code before the KL term starts pulling q(z|x) to the prior
-    (Bowman et al. 2016; Sønderby et al. 2016). The target β is restored when training ends.
-
-    Parameters
-    ----------
-    loss : VAELoss
-        The loss whose ``beta`` is set; its value at construction is the target.
-    warmup_epochs : int
-        Epochs until β reaches its target.
-    """
-
-    def __init__(self, loss: VAELoss, warmup_epochs: int) -> None:
-        check_positive(warmup_epochs, "warmup_epochs", integer=True)
-        self.loss = loss
-        self.warmup_epochs = warmup_epochs
-        self.target = loss.beta
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float]) -> None:
-        """Set ``loss.beta = target · min(1, epoch / warmup_epochs)`` before epoch ``epoch``."""
-        self.loss.beta = self.target * min(1.0, epoch / self.warmup_epochs)
-
-    def on_train_end(self, logs: dict[str, float]) -> None:
-        self.loss.beta = self.target
-
-
-class VAE:
+class VAE(Model):
     r"""Variational Autoencoder with a Gaussian encoder q(z|x) and a Bernoulli or Gaussian decoder.
 
     Parameters
@@ -323,6 +153,7 @@ class VAE:
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
     ) -> None:
+        super().__init__(dtype)
         check_positive(input_dim, "input_dim", integer=True)
         check_positive(latent_dim, "latent_dim", integer=True)
         if isinstance(hidden, numbers.Integral):
@@ -334,34 +165,33 @@ class VAE:
             raise InputError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         check_positive(obs_std, "obs_std")
         key = activation.lower().replace("-", "_")
-        if key not in ACTIVATIONS:
+        if key not in _ACTIVATIONS:
             raise InputError(
-                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+                f"unknown activation {activation!r}; choose one of {', '.join(_ACTIVATIONS)}"
             )
         self.input_dim, self.latent_dim = int(input_dim), int(latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
         self.likelihood, self.obs_std, self.activation = likelihood, float(obs_std), key
         self.rng = as_generator(rng)
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise InputError(f"dtype must be a floating type such as float32, got {self.dtype}")
 
         def stack(sizes: Sequence[int], last_linear: bool) -> Sequential:
-            layers: list[Layer] = []
+            layers: list[Module] = []
             for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
                 layers.append(Dense(n_in, n_out, rng=self.rng, dtype=self.dtype))
                 if not (last_linear and i == len(sizes) - 2):
-                    layers.append(ACTIVATIONS[key]())
+                    layers.append(MODULES.get(key)())
             return Sequential(layers or [Identity()], dtype=self.dtype)
 
         top = self.hidden[-1] if self.hidden else self.input_dim
-        self.encoder = stack((self.input_dim, *self.hidden), last_linear=False)
-        self.mu_head = Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype)
-        self.logvar_head = Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype)
-        self.decoder = stack((self.latent_dim, *self.hidden[::-1], self.input_dim), True)
-        self.stop_training = False
-        #: JSON-able information saved with the model.
-        self.metadata: dict[str, Any] = {}
+        # the children, in forward order; their arrays are named encoder.0.W, mu.W, ...
+        self.encoder = self.add("encoder", stack((self.input_dim, *self.hidden), False))
+        self.mu_head = self.add("mu", Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype))
+        self.logvar_head = self.add(
+            "logvar", Dense(top, self.latent_dim, rng=self.rng, dtype=self.dtype)
+        )
+        self.decoder = self.add(
+            "decoder", stack((self.latent_dim, *self.hidden[::-1], self.input_dim), True)
+        )
         self._eps: np.ndarray | None = None
         self._std: np.ndarray | None = None
 
@@ -371,60 +201,17 @@ class VAE:
         """D: the decoder reconstructs the input."""
         return self.input_dim
 
-    def _parts(self) -> tuple[tuple[str, list[Layer]], ...]:
-        """The four parts in forward order, each a list of layers."""
-        return (
-            ("encoder", self.encoder.layers),
-            ("mu", [self.mu_head]),
-            ("logvar", [self.logvar_head]),
-            ("decoder", self.decoder.layers),
-        )
-
-    def parameters(self) -> Iterator[Triple]:
-        """Yield ``(name, param, grad)``: ``encoder.0.W``, ..., ``mu.W``, ``logvar.W``, ``decoder.*``."""
-        for prefix, layers in self._parts():
-            for i, layer in enumerate(layers):
-                position = f"{i}." if len(layers) > 1 or prefix in ("encoder", "decoder") else ""
-                for key, param in layer.params.items():
-                    yield f"{prefix}.{position}{key}", param, layer.grads[key]
-
-    def buffers(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield ``(name, array)`` for non-trainable state, named like :meth:`parameters`.
-
-        The default VAE's Dense and ReLU layers have none; a layer with running statistics
-        (BatchNorm) in the encoder or decoder would be saved and resumed through this.
-        """
-        for prefix, layers in self._parts():
-            for i, layer in enumerate(layers):
-                position = f"{i}." if len(layers) > 1 or prefix in ("encoder", "decoder") else ""
-                for key, buffer in layer.buffers.items():
-                    yield f"{prefix}.{position}{key}", buffer
-
-    @property
-    def num_parameters(self) -> int:
-        """Total number of trainable scalars."""
-        return sum(param.size for _, param, _ in self.parameters())
-
-    def astype(self, dtype: Any) -> VAE:
-        """Convert every parameter to ``dtype``; returns self."""
-        self.dtype = np.dtype(dtype)
-        for _, layers in self._parts():
-            for layer in layers:
-                layer.astype(self.dtype)
-        self.encoder.dtype = self.decoder.dtype = self.dtype
-        return self
-
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "class")
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"VAE({args})"
 
     def summary(self) -> str:
         """The encoder, heads and decoder with their parameter counts (returned, not printed)."""
         lines = [repr(self)]
-        for name, layers in self._parts():
-            count = sum(layer.num_parameters for layer in layers)
+        for name, child in self.children.items():
+            layers = child.layers if isinstance(child, Sequential) else [child]
             described = ", ".join(repr(layer) for layer in layers)
-            lines.append(f"  {name:<8} {described}  ({count:,} parameters)")
+            lines.append(f"  {name:<8} {described}  ({child.num_parameters:,} parameters)")
         lines.append(f"total parameters: {self.num_parameters:,} ({self.dtype.name})")
         return "\n".join(lines)
 
@@ -514,14 +301,15 @@ class VAE:
         """
         check_positive(batch_size, "batch_size", integer=True)
         loss = self.loss()
-        X = self._check_input(X)
-        means = _evaluate_means(
+        X = self.check_input(X)
+        means = evaluate_means(
             self, X, loss.prepare_target(X, *X.shape, self.dtype), loss, batch_size
         )
         return VAEEvaluation(means["loss"], means["recon"], means["kl"])
 
     # -- using a trained model ------------------------------------------------------------
-    def _check_input(self, X: Any, name: str = "X") -> np.ndarray:
+    def check_input(self, X: Any, name: str = "X") -> np.ndarray:
+        """``X`` as ``(N, input_dim)`` rows of the model's dtype (images are flattened)."""
         X = as_float_array(X, self.dtype, name=name)
         if X.ndim > 2:
             X = X.reshape(X.shape[0], -1)  # images (N, H, W) -> (N, H·W)
@@ -536,7 +324,7 @@ class VAE:
     def encode(self, X: Any, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """``(μ, logvar)`` of q(z|x) for every row of ``X``, in evaluation mode."""
         check_positive(batch_size, "batch_size", integer=True)
-        X = self._check_input(X)
+        X = self.check_input(X)
         mus, logvars = [], []
         for start in range(0, X.shape[0], batch_size):
             H = self.encoder.forward(X[start : start + batch_size], training=False)
@@ -558,8 +346,6 @@ class VAE:
             ]
         )
         if self.likelihood == "bernoulli" and not logits:
-            from ..layers.activations import sigmoid
-
             out = sigmoid(out)
         return out
 
@@ -568,6 +354,11 @@ class VAE:
         check_positive(n, "n", integer=True)
         rng = as_generator(rng)
         return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
+
+    def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
+        """What a VAE predicts for ``X``: its reconstruction, the mean of p(x|z) at z = μ(x)."""
+        mu, _ = self.encode(X, batch_size=batch_size)
+        return self.decode(mu, batch_size=batch_size)
 
     def reconstruct(self, X: Any, sample: bool = False) -> np.ndarray:
         """Decode the code of each row of ``X``: z = μ(x), or a sample of q(z|x) with ``sample``."""
@@ -598,7 +389,7 @@ class VAE:
         check_positive(k, "k", integer=True)
         check_positive(max_rows, "max_rows", integer=True)
         rng = as_generator(rng if rng is not None else self.rng)
-        X = self._check_input(X)
+        X = self.check_input(X)
         if self.likelihood == "bernoulli":
             VAELoss("bernoulli").prepare_target(X, *X.shape, self.dtype)
         chunk = max(1, max_rows // k)
@@ -631,19 +422,9 @@ class VAE:
         return sq / (2 * var) + 0.5 * self.input_dim * math.log(2 * math.pi * var)
 
     # -- state --------------------------------------------------------------------------
-    state_dict = Sequential.state_dict
-    load_state_dict = Sequential.load_state_dict
-
-    def save(self, path: Any) -> None:
-        """Save architecture, parameters and :attr:`metadata` to one ``.npz`` (atomic, no pickle)."""
-        from ..serialization import save_model
-
-        save_model(self, path, **self.metadata)
-
     def get_config(self) -> dict[str, Any]:
-        """The architecture as plain JSON values; ``"class": "VAE"`` tells the loader which model."""
+        """The constructor arguments as plain JSON values."""
         return {
-            "class": "VAE",
             "input_dim": self.input_dim,
             "hidden": list(self.hidden),
             "latent_dim": self.latent_dim,
@@ -655,6 +436,7 @@ class VAE:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VAE:
-        """Rebuild an (untrained) VAE from :meth:`get_config`'s output."""
+        """Rebuild an (untrained) VAE from :meth:`get_config`'s output (scratchnn 0.1 files
+        also said ``"class": "VAE"`` in it)."""
         config = {k: v for k, v in config.items() if k != "class"}
         return cls(**config)

@@ -1,0 +1,110 @@
+"""Model files: one ``.npz`` with the architecture as JSON and every parameter and buffer.
+
+A model file (:mod:`scratchnn.io.npz` describes the container) holds
+
+- in its JSON: ``"kind": "model"``, the architecture ``{"class": "Sequential", "config":
+  {...}}`` (the model's class, looked up in :data:`scratchnn.registry.MODULES`, and its
+  :meth:`~scratchnn.layers.Module.get_config`) and ``"extra"``, the model's ``metadata``;
+- ``param/<name>``: every entry of :meth:`~scratchnn.layers.Module.state_dict`, named as
+  there: the parameters (``param/0.W``, ``param/0.b``, ...) and the buffers, non-trainable
+  state such as BatchNorm's running statistics (``param/1.running_mean``).
+
+Loading rebuilds the architecture from JSON and requires every parameter and buffer with
+the right shape: a partial load is an error, never silent. Files of format version 1
+(scratchnn 0.1, whose architecture was the bare config of a Sequential or a VAE) load too.
+
+>>> import tempfile, pathlib, numpy as np
+>>> from scratchnn.models import mlp
+>>> model = mlp([4, 8, 3], rng=0)
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
+>>> save_model(model, path)
+>>> clone = load_model(path)
+>>> bool(np.array_equal(clone.predict(np.ones((1, 4))), model.predict(np.ones((1, 4)))))
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, ModelFileError, ScratchnnError
+from ..layers.base import Module
+from ..registry import MODULES
+from .npz import read_npz, write_npz
+
+__all__ = ["architecture", "build_model", "load_model", "model_class_and_config", "save_model"]
+
+
+def architecture(model: Module) -> dict[str, Any]:
+    """``{"class": name, "config": model.get_config()}``, what a file says about a model."""
+    return {"class": type(model).__name__, "config": model.get_config()}
+
+
+def save_model(model: Module, path: str | os.PathLike[str], /, **extra: Any) -> None:
+    """Save ``model`` (architecture, parameters, buffers) and JSON-able ``extra`` metadata atomically.
+
+    ``model`` and ``path`` are positional-only, so that metadata may use any key, ``"model"``
+    and ``"path"`` included.
+    """
+    arrays = {f"param/{name}": value for name, value in model.state_dict().items()}
+    write_npz(path, {"kind": "model", "architecture": architecture(model), "extra": extra}, arrays)
+
+
+def model_class_and_config(arch: Any) -> tuple[type[Module], dict[str, Any]]:
+    """The registered class and its config from a file's ``"architecture"`` entry.
+
+    ``{"class": ..., "config": ...}`` since format 2; format 1 files held the config itself,
+    with ``"class": "VAE"`` for a VAE and no class for a Sequential.
+    """
+    if not isinstance(arch, dict):
+        raise InputError("the architecture is not a JSON object")
+    if set(arch) == {"class", "config"}:
+        name, config = arch["class"], arch["config"]
+    else:
+        name = arch.get("class", "Sequential")
+        config = {k: v for k, v in arch.items() if k != "class"}
+    if not isinstance(config, dict):
+        raise InputError(f"the config of {name!r} is not a JSON object")
+    if name not in MODULES:
+        raise InputError(
+            f"unknown model class {name!r}; define or import it before loading "
+            f"(this program knows {', '.join(MODULES)})"
+        )
+    return MODULES.get(name), config
+
+
+def build_model(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | os.PathLike[str]
+) -> Module:
+    """The model held by what :func:`~scratchnn.io.npz.read_npz` returned (``path`` only
+    names the file in errors)."""
+    if not isinstance(meta.get("architecture"), dict):
+        raise ModelFileError(f"{path}: holds no model architecture")
+    try:
+        cls, config = model_class_and_config(meta["architecture"])
+        model = cls.from_config(config)
+    except (ScratchnnError, TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
+    state = {
+        key[len("param/") :]: value for key, value in arrays.items() if key.startswith("param/")
+    }
+    try:
+        model.load_state_dict(state, strict=True)
+    except (ScratchnnError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: parameters do not match the architecture ({exc})") from None
+    extra = meta.get("extra", {})
+    model.metadata = extra if isinstance(extra, dict) else {}
+    return model
+
+
+def load_model(path: str | os.PathLike[str]) -> Module:
+    """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
+
+    The architecture is rebuilt from JSON and every parameter and buffer must be present
+    with the right shape: a partial load is an error, never silent.
+    """
+    meta, arrays = read_npz(path)
+    return build_model(meta, arrays, path)
