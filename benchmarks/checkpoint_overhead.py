@@ -21,15 +21,16 @@ from pathlib import Path
 import numpy as np
 
 import scratchnn as snn
-from scratchnn.training_run import TrainingRun
+from scratchnn.training.callbacks import Checkpointing
+from scratchnn.training.checkpoint import data_fingerprint
 
 WRITES: list[float] = []
-_save = TrainingRun.save
+_save = Checkpointing.save
 
 
-def _timed_save(self, where, position=None):
+def _timed_save(self, where, in_epoch=False):
     start = time.perf_counter()
-    _save(self, where, position)
+    _save(self, where, in_epoch)
     WRITES.append(time.perf_counter() - start)
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     X = (X.reshape(len(X), -1) / np.float32(255)).astype(np.float32)
     if args.limit:
         X, y = X[: args.limit], y[: args.limit]
-    TrainingRun.save = _timed_save
+    Checkpointing.save = _timed_save
     per_epoch: dict[str, list[float]] = {"plain": [], "checkpoint": []}
     size = 0
     for repeat in range(args.repeats):
@@ -81,7 +82,7 @@ def main() -> None:
     write = statistics.median(WRITES)
     print(f"one write / one plain epoch: {write / plain:.2%} (the robust number)")
     start = time.perf_counter()
-    snn.checkpoint.data_fingerprint(X, y.astype(np.intp))
+    data_fingerprint(X, y.astype(np.intp))
     print(f"data fingerprint at the start of fit: {time.perf_counter() - start:.3f} s once")
 
 

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 import scratchnn as snn
 from scratchnn.errors import (
     InputError,
+    ModelFileError,
     ScratchnnError,
     TrainingInterrupted,
 )
-from scratchnn.serialization import ModelFileError, read_npz, write_npz
+from scratchnn.io import read_npz, write_npz
 from scratchnn.training.checkpoint import (
     CHECKPOINT_FILE,
     HISTORY_FILE,

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 from scratchnn import cli
 from scratchnn.datasets import circle_regions, save_csv
-from scratchnn.serialization import load_model
+from scratchnn.io import load_model
 
 
 def run_cli(*args):

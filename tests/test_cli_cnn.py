@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scratchnn import cli
-from scratchnn.serialization import load_model
+from scratchnn.io import load_model
 
 
 def train(args, capsys=None):

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scratchnn import cli, serialization
-from scratchnn.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from scratchnn.datasets import load_csv
 from scratchnn.errors import ScratchnnError
-from scratchnn.serialization import read_npz
+from scratchnn.io import read_npz
+from scratchnn.training import CHECKPOINT_FILE, load_checkpoint
 from test_datasets_download import tiny_idx_set
 from test_datasets_mnist import write_idx
 

@@ -23,9 +23,9 @@ from scratchnn.experiments import (
     rng_for,
     run_training,
 )
+from scratchnn.io import load_model
 from scratchnn.layers import Dense, Tanh
 from scratchnn.model import Sequential
-from scratchnn.serialization import load_model
 
 
 def test_rng_streams_are_independent_and_reproducible():

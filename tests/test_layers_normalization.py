@@ -56,7 +56,7 @@ def test_buffers_are_state_not_parameters(rng):
     )
     names = [name for name, _, _ in model.parameters()]
     assert names == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]  # what optimizers see
-    assert [name for name, _ in model.buffers()] == ["1.running_mean", "1.running_var"]
+    assert [name for name, _ in model.named_buffers()] == ["1.running_mean", "1.running_var"]
     assert {"1.running_mean", "1.running_var"} <= set(model.state_dict())
     assert model.num_parameters == 4 * 3 + 3 + 3 + 3 + 3 * 2 + 2
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scratchnn as snn
-from scratchnn.serialization import FORMAT_VERSION, ModelFileError, read_npz, write_npz
+from scratchnn.errors import ModelFileError
+from scratchnn.io import FORMAT_VERSION, read_npz, write_npz
 
 
 def test_roundtrip_keeps_architecture_parameters_and_metadata(tmp_path):
@@ -281,7 +282,7 @@ def test_a_loaded_model_names_the_wrong_feature_count(tmp_path):
 
 def test_metadata_may_use_the_names_model_and_path(tmp_path):
     """save_model's own parameters are positional-only, so no metadata key can collide."""
-    from scratchnn.serialization import save_model
+    from scratchnn.io import save_model
 
     model = snn.mlp([2, 3, 2], rng=0)
     save_model(model, tmp_path / "m.npz", model="mlp", path="runs/x", kind="anything")
@@ -301,7 +302,7 @@ def test_written_files_get_the_mode_of_a_new_file(tmp_path, umask):
     import os
     import stat
 
-    from scratchnn.serialization import atomic_write_bytes
+    from scratchnn.io import atomic_write_bytes
 
     def mode(path):
         return stat.S_IMODE(os.stat(path).st_mode)
@@ -326,7 +327,7 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     import os
     import stat
 
-    from scratchnn.serialization import atomic_write_bytes
+    from scratchnn.io import atomic_write_bytes
 
     path = tmp_path / "notes.txt"
     path.write_bytes(b"old")

@@ -20,8 +20,8 @@ import pytest
 
 import scratchnn as snn
 from conftest import REPO
-from scratchnn.checkpoint import CHECKPOINT_FILE, HISTORY_FILE
 from scratchnn.errors import DivergenceError, InputError, OutputError, TrainingInterrupted
+from scratchnn.training import CHECKPOINT_FILE, HISTORY_FILE
 from scratchnn.training.callbacks import Checkpointing
 from test_checkpoint import SignalAt, X, Y, assert_same_run, make_model, settings, straight_run
 

@@ -342,7 +342,8 @@ def test_save_and_load_round_trip(tmp_path, rng):
 
 
 def test_a_file_naming_an_unknown_model_class_is_a_clear_error(tmp_path):
-    from scratchnn.serialization import ModelFileError, write_npz
+    from scratchnn.errors import ModelFileError
+    from scratchnn.io import write_npz
 
     write_npz(tmp_path / "m.npz", {"kind": "model", "architecture": {"class": "GAN"}}, {})
     with pytest.raises(ModelFileError, match="unknown model class 'GAN'"):

@@ -12,7 +12,7 @@ from .training.checkpoint import (
     generator_from_state,
     load_checkpoint,
 )
-from .training.resume import resume
+from .training.trainer import resume
 
 __all__ = [
     "CHECKPOINT_FILE",

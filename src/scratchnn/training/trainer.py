@@ -1,4 +1,4 @@
-"""``fit``: the loop of :mod:`scratchnn.loop` over epochs and batches, with hooks.
+"""``fit``: the loop of :mod:`scratchnn.loop` over epochs and batches, with hooks; ``resume``.
 
 The body of :func:`fit` is the loop a learner writes, plus three kinds of lines: the
 :class:`~scratchnn.training.state.TrainState` it records (where the run is), hooks called
@@ -22,7 +22,7 @@ Gradient clipping is the optimizer's (``clip_norm``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,11 +38,11 @@ from .callbacks.checkpointing import Checkpointing
 from .callbacks.divergence import StopOnDivergence
 from .callbacks.progress import ProgressBar
 from .callbacks.signals import StopOnSignal
-from .checkpoint import Checkpoint, fit_settings, generator_from_state
+from .checkpoint import Checkpoint, fit_settings, generator_from_state, load_checkpoint
 from .history import History
 from .state import TrainState
 
-__all__ = ["fit"]
+__all__ = ["fit", "resume"]
 
 
 def fit(
@@ -245,3 +245,55 @@ def _hold_out(X, T, validation_split, rng):
     n_val = _validation_size(X.shape[0], validation_split)
     order = rng.permutation(X.shape[0])
     return X[order[n_val:]], T[order[n_val:]], X[order[:n_val]], T[order[:n_val]]
+
+
+def resume(
+    directory: str | os.PathLike[str],
+    X: Any,
+    y: Any,
+    *,
+    epochs: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    verbose: int = 1,
+    checkpoint_every: int | None = None,
+) -> tuple[Trainable, History]:
+    """Continue the run saved in ``directory`` until ``epochs`` epochs in total.
+
+    The model, optimizer, loss, schedule and every fit setting come from the checkpoint;
+    pass the same data (and validation data) as the run was started with. ``epochs``
+    defaults to the total the run was started with. Returns ``(model, history)``; the
+    checkpoint keeps being updated in ``directory``.
+
+    Raises
+    ------
+    ModelFileError
+        No readable checkpoint in ``directory``.
+    InputError
+        Different data, or ``epochs`` smaller than the epochs already done.
+    """
+    checkpoint = load_checkpoint(directory)
+    settings = checkpoint.settings
+    epochs = settings.get("epochs") if epochs is None else epochs
+    history = fit(
+        checkpoint.model,
+        X,
+        y,
+        loss=checkpoint.loss(),
+        optimizer=checkpoint.optimizer(),
+        lr_schedule=checkpoint.lr_schedule(),
+        epochs=epochs,
+        batch_size=settings["batch_size"],
+        validation_data=validation_data,
+        validation_split=settings["validation_split"],
+        shuffle=settings["shuffle"],
+        clip_norm=settings["clip_norm"],
+        callbacks=callbacks,
+        verbose=verbose,
+        checkpoint=checkpoint.directory,
+        checkpoint_every=settings.get("checkpoint_every", 1)
+        if checkpoint_every is None
+        else checkpoint_every,
+        resume=checkpoint,
+    )
+    return checkpoint.model, history
