@@ -3,6 +3,19 @@
 Readable layers whose backward reads like its equation, gradients checked by finite
 differences and against PyTorch, and a training loop fast enough for real MNIST.
 
+Reading order, the lesson first:
+
+1. :mod:`scratchnn.layers.base`: the :class:`Module`, a layer or a block of layers;
+2. :mod:`scratchnn.layers.dense`, :mod:`scratchnn.layers.activations`: BP1–BP4 in code;
+3. :mod:`scratchnn.losses`, :mod:`scratchnn.optimizers`;
+4. :mod:`scratchnn.loop`: :func:`train_step`, the four lines, and an epoch's order;
+5. :mod:`scratchnn.model` (:class:`Sequential`), :mod:`scratchnn.models` (CNN, VAE);
+6. :mod:`scratchnn.gradcheck`.
+
+Then the harness: :mod:`scratchnn.training` (``fit`` and its callbacks),
+:mod:`scratchnn.io`, :mod:`scratchnn.datasets`, :mod:`scratchnn.plotting`,
+:mod:`scratchnn.experiments`, :mod:`scratchnn.cli`.
+
 >>> import numpy as np
 >>> import scratchnn as snn
 >>> X, y = snn.datasets.circle_regions(200, seed=0)
