@@ -6,6 +6,7 @@ from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
+from .layernorm import LayerNorm, RMSNorm
 from .normalization import BatchNorm1D, BatchNorm2D
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .reshape import Flatten
@@ -23,8 +24,10 @@ __all__ = [
     "GlobalAvgPool2D",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "MaxPool2D",
+    "RMSNorm",
     "ReLU",
     "Sigmoid",
     "Softmax",
