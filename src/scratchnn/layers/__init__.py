@@ -1,6 +1,6 @@
 """Layers: each maps ``X -> Y`` in ``forward`` and ``dY -> dX`` in ``backward``."""
 
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .base import LAYERS, Layer
 from .conv import Conv2D
 from .dense import Dense
@@ -12,6 +12,7 @@ from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .reshape import Flatten
 
 __all__ = [
+    "GELU",
     "LAYERS",
     "AvgPool2D",
     "BatchNorm1D",
