@@ -1,6 +1,7 @@
 """Layers: each maps ``X -> Y`` in ``forward`` and ``dY -> dX`` in ``backward``."""
 
 from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .attention import CausalSelfAttention
 from .base import LAYERS, Layer
 from .conv import Conv2D
 from .dense import Dense
@@ -17,6 +18,7 @@ __all__ = [
     "AvgPool2D",
     "BatchNorm1D",
     "BatchNorm2D",
+    "CausalSelfAttention",
     "Conv2D",
     "Dense",
     "Dropout",
