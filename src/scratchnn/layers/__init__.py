@@ -10,11 +10,14 @@ from .embedding import Embedding
 from .layernorm import LayerNorm, RMSNorm
 from .normalization import BatchNorm1D, BatchNorm2D
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .recurrent import LSTM, RNN
 from .reshape import Flatten
 
 __all__ = [
     "GELU",
     "LAYERS",
+    "LSTM",
+    "RNN",
     "AvgPool2D",
     "BatchNorm1D",
     "BatchNorm2D",
