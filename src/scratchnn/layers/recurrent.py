@@ -191,10 +191,10 @@ class RNN(_Recurrent):
         T = X.shape[1]
         Z = self._input_projection(X)  # (T, N, H): x_t W_ihᵀ + b for every t
         W_hh_T = self.params["W_hh"].T
-        Hs = np.empty((T + 1, *Z.shape[1:]), dtype=Z.dtype)  # Hs[t] = h_t, Hs[0] = h_0
+        Hs = np.empty((T + 1, *Z.shape[1:]), dtype=Z.dtype)  # h_0, then the h of each step
         Hs[0] = self._initial(state, X, "state h0")
-        for t in range(T):
-            Z_t = Z[t] + Hs[t] @ W_hh_T
+        for t in range(T):  # step t reads h_prev = Hs[t] and writes its h_t to Hs[t + 1]
+            Z_t = Z[t] + Hs[t] @ W_hh_T  # Z_t = x_t W_ihᵀ + b + h_{t-1} W_hhᵀ
             Hs[t + 1] = np.tanh(Z_t) if self.nonlinearity == "tanh" else np.maximum(Z_t, 0)
         self._X, self._Hs = X, Hs
         self.h_n = Hs[T].copy()
@@ -304,9 +304,10 @@ class LSTM(_Recurrent):
         Z = self._input_projection(X)  # (T, N, 4H): x_t W_ihᵀ + b for every t
         W_hh_T = self.params["W_hh"].T
         gates = np.empty(Z.shape, dtype=Z.dtype)  # i, f, g, o after their nonlinearity
-        Hs = np.empty((T + 1, X.shape[0], H), dtype=Z.dtype)  # Hs[t] = h_t, Hs[0] = h_0
-        Cs = np.empty_like(Hs)  # Cs[t] = c_t
+        Hs = np.empty((T + 1, X.shape[0], H), dtype=Z.dtype)  # h_0, then the h of each step
+        Cs = np.empty_like(Hs)  # c_0, then the c of each step
         Hs[0], Cs[0] = self._initial(h0, X, "h0"), self._initial(c0, X, "c0")
+        # step t reads Hs[t], Cs[t] (h_{t-1}, c_{t-1}) and writes Hs[t + 1], Cs[t + 1]
         for t in range(T):
             Z_t = Z[t] + Hs[t] @ W_hh_T
             gate = gates[t]
@@ -314,8 +315,9 @@ class LSTM(_Recurrent):
             gate[:, 2 * H : 3 * H] = np.tanh(Z_t[:, 2 * H : 3 * H])  # g
             gate[:, 3 * H :] = sigmoid(Z_t[:, 3 * H :])  # o
             i, f, g, o = np.split(gate, 4, axis=1)
-            Cs[t + 1] = f * Cs[t] + i * g  # c_t = f ⊙ c_{t-1} + i ⊙ g
-            Hs[t + 1] = o * np.tanh(Cs[t + 1])  # h_t = o ⊙ tanh(c_t)
+            c_t = Cs[t + 1]
+            c_t[...] = f * Cs[t] + i * g  # c_t = f ⊙ c_{t-1} + i ⊙ g
+            Hs[t + 1] = o * np.tanh(c_t)  # h_t = o ⊙ tanh(c_t)
         self._X, self._Hs, self._Cs, self._gate_values = X, Hs, Cs, gates
         self.h_n, self.c_n = Hs[T].copy(), Cs[T].copy()
         return Hs[1:].transpose(1, 0, 2).copy()  # batch-first; a copy so the cache stays ours
@@ -337,12 +339,12 @@ class LSTM(_Recurrent):
         dZ = np.empty(gates.shape, dtype=gates.dtype)  # (T, N, 4H)
         for t in reversed(range(dY.shape[0])):
             i, f, g, o = np.split(gates[t], 4, axis=1)
-            tanh_c = np.tanh(Cs[t + 1])
+            c_prev, tanh_c = Cs[t], np.tanh(Cs[t + 1])  # c_{t-1}, tanh(c_t)
             dh = dh + dY[t]  # dh = dh + dy_t
             dc = dc + dh * o * (1 - tanh_c * tanh_c)  # dc = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))
             dZi, dZf, dZg, dZo = np.split(dZ[t], 4, axis=1)  # views: writing them fills dZ[t]
             dZi[...] = dc * g * i * (1 - i)  # di = dc ⊙ g,   through σ'
-            dZf[...] = dc * Cs[t] * f * (1 - f)  # df = dc ⊙ c_{t-1}
+            dZf[...] = dc * c_prev * f * (1 - f)  # df = dc ⊙ c_{t-1}
             dZg[...] = dc * i * (1 - g * g)  # dg = dc ⊙ i,   through tanh'
             dZo[...] = dh * tanh_c * o * (1 - o)  # do = dh ⊙ tanh(c_t)
             dh = dZ[t] @ W_hh  # dh = dZ_t W_hh
