@@ -122,7 +122,8 @@ class CausalSelfAttention(Layer):
             for p in ("q", "k", "v", "o"):
                 self.params[f"b{p}"] = rng.uniform(-bound, bound, C).astype(dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._X: np.ndarray | None = None
+        self._X: np.ndarray | None = None  # and Q, K, V (split into heads), A: backward's cache
+        self._Q = self._K = self._V = self._A = None
         self.last_attention: np.ndarray | None = None
 
     # -- heads ----------------------------------------------------------------------------

@@ -289,6 +289,8 @@ class LSTM(_Recurrent):
     ) -> None:
         super().__init__(input_size, hidden_size, bias, rng, dtype)
         self._Hs: np.ndarray | None = None
+        self._Cs: np.ndarray | None = None
+        self._gate_values: np.ndarray | None = None
         self.c_n: np.ndarray | None = None
         self.dc0: np.ndarray | None = None
 
