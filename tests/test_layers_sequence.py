@@ -308,5 +308,5 @@ def test_a_sequence_model_saves_and_loads(rng, tmp_path):
     model = _language_model(rng)
     ids = rng.integers(0, 6, (3, 5))
     model.save(tmp_path / "lm.npz")
-    loaded = snn.serialization.load_model(tmp_path / "lm.npz")
+    loaded = snn.load(tmp_path / "lm.npz")
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
