@@ -116,3 +116,67 @@ def test_get_by_name():
     assert isinstance(losses.get("bce"), losses.BCEWithLogits)
     with pytest.raises(InputError, match="unknown loss"):
         losses.get("hinge")
+
+
+# -- sequence logits (N, T, V): one row per token ----------------------------------------
+def test_sequence_cross_entropy_is_the_mean_over_every_token(rng):
+    Z, y = rng.standard_normal((3, 4, 5)), rng.integers(0, 5, (3, 4))
+    value, dZ = losses.SoftmaxCrossEntropy()(Z, y)
+    flat_value, flat_dZ = losses.SoftmaxCrossEntropy()(Z.reshape(12, 5), y.reshape(12))
+    assert value == pytest.approx(flat_value, rel=1e-15)
+    np.testing.assert_array_equal(dZ, flat_dZ.reshape(3, 4, 5))
+    S = np.exp(Z) / np.exp(Z).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(dZ, (S - np.eye(5)[y]) / 12, atol=1e-15)  # (softmax - onehot)/(N·T)
+
+
+def test_sequence_cross_entropy_known_values_and_float32():
+    value, dZ = losses.SoftmaxCrossEntropy()(np.zeros((2, 3, 7), np.float32), np.zeros((2, 3), int))
+    assert value == pytest.approx(np.log(7), rel=1e-6) and dZ.dtype == np.float32
+    huge = np.array([[[1000.0, -1000.0], [-1000.0, 1000.0]]])
+    value, dZ = losses.SoftmaxCrossEntropy()(huge, np.array([[0, 0]]))
+    assert np.isfinite(value) and np.isfinite(dZ).all()
+    assert value == pytest.approx(1000.0)  # one token right, one wrong by 2000 nats
+
+
+def test_sequence_targets_of_the_wrong_shape_are_a_one_line_error(rng):
+    with pytest.raises(ShapeError, match=r"do not match sequence outputs \(2, 3, 4\)"):
+        losses.SoftmaxCrossEntropy()(rng.standard_normal((2, 3, 4)), np.zeros((2, 4), int))
+
+
+def test_sequence_accuracy_counts_tokens():
+    Z = np.zeros((2, 2, 3))
+    Z[0, 0, 1] = Z[0, 1, 2] = Z[1, 0, 0] = Z[1, 1, 0] = 1.0  # predictions [[1, 2], [0, 0]]
+    assert losses.SoftmaxCrossEntropy().accuracy(Z, np.array([[1, 2], [0, 1]])) == 0.75
+    assert losses.SoftmaxCrossEntropy().accuracy(Z, np.eye(3)[[[1, 2], [0, 1]]]) == 0.75
+
+
+def test_prepare_target_accepts_token_labels_and_checks_them():
+    ce = losses.SoftmaxCrossEntropy()
+    y = ce.prepare_target(np.array([[0, 4, 2], [1, 1, 3]]), 2, 5, np.float32)
+    assert y.shape == (2, 3) and y.dtype == np.intp
+    with pytest.raises(InputError, match=r"^y has label 5 but the model has 5 outputs"):
+        ce.prepare_target(np.array([[0, 5, 2]]), 1, 5, np.float32)
+    with pytest.raises(InputError, match="negative label"):
+        ce.prepare_target(np.array([[0, -1]]), 1, 5, np.float32)
+    with pytest.raises(ShapeError, match="X has 3 sequences but the targets have 2"):
+        ce.prepare_target(np.zeros((2, 4), int), 3, 5, np.float32)
+    # float 2-D targets keep their meaning: class probabilities, one row per example
+    P = ce.prepare_target(np.eye(5)[[0, 3]], 2, 5, np.float32)
+    assert P.dtype == np.float32 and P.shape == (2, 5)
+
+
+def test_integer_one_hot_rows_still_train_and_keep_the_dtype(rng):
+    """Integer 2-D targets are read as token labels; one-hot rows still give the same loss."""
+    Z, y = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 2, 1, 2])
+    ce = losses.SoftmaxCrossEntropy()
+    T = ce.prepare_target(np.eye(3, dtype=int)[y], 4, 3, np.float32)
+    (a, dA), (b, dB) = ce(Z, T), ce(Z, y)
+    assert a == pytest.approx(b, rel=1e-6) and dA.dtype == np.float32
+    np.testing.assert_allclose(dA, dB, atol=1e-7)
+
+
+def test_probability_cross_entropy_on_sequences(rng):
+    P, y = rng.dirichlet(np.ones(4), (2, 3)), rng.integers(0, 4, (2, 3))
+    value, dP = losses.CrossEntropy()(P, y)
+    assert value == pytest.approx(-np.mean(np.log(np.take_along_axis(P, y[..., None], -1))))
+    assert dP.shape == P.shape

@@ -104,6 +104,22 @@ def _check_same_rows(Y: np.ndarray, T: np.ndarray) -> None:
         raise ShapeError(f"predictions have {Y.shape[0]} rows but targets have {T.shape[0]}")
 
 
+def _token_rows(Z: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence outputs ``(N, T, C)`` as ``N·T`` rows ``(N·T, C)``, their targets to match.
+
+    Every token is one example of the 2-D loss, so its mean (and the ``1/N`` in its
+    gradient) runs over all ``N·T`` tokens. Targets are labels ``(N, T)`` or probabilities
+    ``(N, T, C)``.
+    """
+    if T.shape not in (Z.shape[:-1], Z.shape):
+        raise ShapeError(
+            f"targets of shape {T.shape} do not match sequence outputs {Z.shape}; "
+            f"pass labels {Z.shape[:-1]} or probabilities {Z.shape}"
+        )
+    C = Z.shape[-1]
+    return Z.reshape(-1, C), T.reshape(-1) if T.ndim < Z.ndim else T.reshape(-1, C)
+
+
 def _elementwise_targets(Y: np.ndarray, T: np.ndarray, what: str) -> np.ndarray:
     """``T`` in the shape of ``Y`` (one target per output), or a ShapeError naming ``what``."""
     _check_same_rows(Y, T)
@@ -118,6 +134,13 @@ class SoftmaxCrossEntropy(Loss):
 
     Targets are integer labels ``y`` of shape ``(N,)`` or class probabilities ``T`` of shape
     ``(N, C)`` (one-hot or soft labels whose rows sum to 1).
+
+    Sequence logits ``(N, T, C)`` (a language model's, ``C`` the vocabulary) take integer
+    labels ``(N, T)`` or probabilities ``(N, T, C)``: each of the ``N·T`` tokens counts as
+    one row, so the value is the mean over all tokens and the gradient
+    ``(softmax(Z) - onehot(y)) / (N·T)``. For :meth:`prepare_target`, a 2-D target of
+    integer dtype is read as labels ``(N, T)`` and one of float dtype as probabilities
+    ``(N, C)``.
 
     Math
     ----
@@ -143,6 +166,9 @@ class SoftmaxCrossEntropy(Loss):
 
     def __call__(self, Z: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         _check_same_rows(Z, T)
+        if Z.ndim > 2:  # sequence logits: the same loss over the N·T token rows
+            value, dZ = self(*_token_rows(Z, T))
+            return value, dZ.reshape(Z.shape)
         N = Z.shape[0]
         shifted = Z - Z.max(axis=1, keepdims=True)
         E = np.exp(shifted)
@@ -158,6 +184,7 @@ class SoftmaxCrossEntropy(Loss):
         else:
             if T.shape != Z.shape:
                 raise ShapeError(f"targets of shape {T.shape} do not match logits {Z.shape}")
+            T = T.astype(Z.dtype, copy=False)  # integer one-hot rows must not promote dZ
             value = float(np.sum(T * (log_sum_E - shifted)) / N)
             dZ = S * T.sum(axis=1, keepdims=True) - T  # = softmax(Z) - T when rows sum to 1
         dZ /= N
@@ -165,6 +192,12 @@ class SoftmaxCrossEntropy(Loss):
 
     def prepare_target(self, T, n_examples, n_outputs, dtype):
         T = as_array(T, "y")
+        if T.ndim == 2 and T.dtype.kind in "iu":  # one label per token of a sequence (N, T)
+            if T.shape[0] != n_examples:
+                raise ShapeError(
+                    f"X has {n_examples} sequences but the targets have {T.shape[0]}; they must match"
+                )
+            return check_labels(T.reshape(-1), T.size, n_outputs).reshape(T.shape)
         if T.ndim == 2:
             if T.shape[0] != n_examples:
                 raise ShapeError(
@@ -181,8 +214,9 @@ class SoftmaxCrossEntropy(Loss):
         return check_labels(T, n_examples, n_outputs)
 
     def accuracy(self, Z: np.ndarray, T: np.ndarray) -> float:
-        labels = T if T.ndim == 1 else T.argmax(axis=1)
-        return float(np.mean(Z.argmax(axis=1) == labels))
+        """Fraction of rows (tokens, for sequence logits) whose largest logit is the label."""
+        labels = T if T.ndim < Z.ndim else T.argmax(axis=-1)
+        return float(np.mean(Z.argmax(axis=-1) == labels))
 
 
 class BCEWithLogits(Loss):
@@ -351,6 +385,9 @@ class CrossEntropy(Loss):
 
     def __call__(self, P: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         _check_same_rows(P, T)
+        if P.ndim > 2:  # sequence probabilities: the same loss over the N·T token rows
+            value, dP = self(*_token_rows(P, T))
+            return value, dP.reshape(P.shape)
         N, C = P.shape
         if T.ndim == 1:
             T = np.eye(C, dtype=P.dtype)[T]

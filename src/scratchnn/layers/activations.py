@@ -7,6 +7,7 @@ input ``X`` and output ``Y`` like every other layer (``X`` = Z, ``Y`` = A in the
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,17 @@ import numpy as np
 from ..errors import InputError
 from .base import Layer
 
-__all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid", "softmax"]
+__all__ = [
+    "GELU",
+    "Identity",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "sigmoid",
+    "softmax",
+]
 
 
 def sigmoid(X: np.ndarray) -> np.ndarray:
@@ -175,6 +186,46 @@ class Tanh(Layer):
     def backward(self, dY: np.ndarray) -> np.ndarray:
         Y = self._cached("_Y")
         return dY * (1 - Y * Y)
+
+
+class GELU(Layer):
+    r"""Gaussian error linear unit, tanh form (Hendrycks & Gimpel, 2016), as in GPT-2.
+
+    ``x Φ(x)`` with the normal CDF ``Φ`` replaced by its tanh approximation: this is
+    ``torch.nn.functional.gelu(x, approximate="tanh")``, not PyTorch's default exact
+    (erf) form, from which it differs by less than 1e-3.
+
+    Math
+    ----
+    With ``k = √(2/π)`` and ``a = 0.044715``::
+
+        forward   u  = k (X + a X³)
+                  Y  = ½ X (1 + tanh u)
+        backward  dX = dY ⊙ (½ (1 + tanh u) + ½ X (1 - tanh² u) k (1 + 3 a X²))
+                       product rule on ½ X (1 + tanh u), with tanh' = 1 - tanh², du/dX = k (1 + 3 a X²)
+
+    >>> GELU().forward(np.array([[-3.0, 0.0, 3.0]])).round(4)
+    array([[-0.0036,  0.    ,  2.9964]])
+    """
+
+    aliases = ("gelu",)
+
+    _K = math.sqrt(2.0 / math.pi)  # Python floats: they keep float32 arrays float32
+    _A = 0.044715
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._X: np.ndarray | None = None
+        self._tanh_u: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        self._X = X
+        self._tanh_u = np.tanh(self._K * (X + self._A * X * X * X))
+        return 0.5 * X * (1 + self._tanh_u)
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        X, t = self._cached("_X"), self._cached("_tanh_u")
+        return dY * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * self._K * (1 + 3 * self._A * X * X))
 
 
 class Softmax(Layer):
