@@ -192,6 +192,11 @@ def prepare_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(X, T)`` checked and converted once: inputs in the model's dtype, targets as the
     loss wants them (``y=None`` makes ``X`` the target, as an autoencoder's)."""
+    if not callable(getattr(model, "check_input", None)):
+        raise InputError(
+            f"{type(model).__name__} is a module but not a model: wrap it to train it, e.g. "
+            "Sequential(block), or subclass scratchnn.Model"
+        )
     X = model.check_input(X, name=name)
     if y is None and loss.is_classification:
         raise InputError(
