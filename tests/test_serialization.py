@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pathlib
 import pickle
+import stat
+import time
 import warnings
 import zipfile
 
@@ -15,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scratchnn as snn
-from scratchnn.errors import ModelFileError
+from scratchnn.errors import ModelFileError, OutputError
 from scratchnn.io import FORMAT_VERSION, read_npz, write_npz
 
 
@@ -334,3 +337,71 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     os.chmod(path, 0o640)
     atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+# -- special files at the output path (issue 18) -------------------------------------------
+def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
+    from scratchnn.io import atomic_write_bytes
+
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    atomic_write_bytes(link, b"new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_fifo_with_a_reader_receives_the_bytes(tmp_path):
+    import threading
+
+    from scratchnn.io import atomic_write_bytes
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    for _ in range(200):  # wait until the reader has opened its end
+        try:
+            atomic_write_bytes(fifo, b"payload")
+            break
+        except OutputError:
+            time.sleep(0.01)
+    reader.join(timeout=5)
+    assert received == [b"payload"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a FIFO, not replaced by a file
+
+
+def test_a_fifo_without_a_reader_is_refused_at_once(tmp_path):
+    from scratchnn.io import atomic_write_bytes
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="a FIFO with no reader"):
+        atomic_write_bytes(fifo, b"payload")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("minor, fails", [(3, False), (7, True)], ids=["null", "full"])
+def test_a_device_is_written_to_not_replaced(tmp_path, minor, fails):
+    """A device node made in tmp_path (1,3 is what /dev/null is, 1,7 /dev/full)."""
+    from scratchnn.io import atomic_write_bytes
+
+    device = tmp_path / "device"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here ({exc})")
+    if fails:
+        with pytest.raises(OutputError, match="No space left on device"):
+            atomic_write_bytes(device, b"x" * 10)
+    else:
+        atomic_write_bytes(device, b"x" * 10)
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+def test_a_directory_at_the_output_path_is_refused(tmp_path):
+    from scratchnn.io import atomic_write_bytes
+
+    with pytest.raises(OutputError, match="is a directory"):
+        atomic_write_bytes(tmp_path, b"x")

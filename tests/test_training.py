@@ -275,3 +275,24 @@ def test_a_loss_with_named_terms_adds_history_columns(rng):
     np.testing.assert_allclose(df["half"], df["loss"] / 2)
     np.testing.assert_allclose(df["val_double"], df["val_loss"] * 2)
     assert history.history["val_half"] == df["val_half"].tolist()
+
+
+def test_numpy_scalars_are_accepted_for_every_numeric_setting(tmp_path):
+    """np.int64 and np.float64 (from an array, a grid search) are normal input (issue 18)."""
+    X, y = snn.datasets.circle_regions(80, seed=0)
+    model = snn.mlp([2, 8, 2], rng=0)
+    history = model.fit(
+        X,
+        y,
+        epochs=np.int64(2),
+        batch_size=np.int64(16),
+        validation_split=np.float64(0.25),
+        clip_norm=np.float32(1.0),
+        checkpoint=tmp_path,
+        checkpoint_every=np.int64(1),
+        callbacks=[snn.EarlyStopping(patience=np.int64(3))],
+        seed=np.int64(0),
+        verbose=0,
+    )
+    assert len(history) == 2
+    assert snn.load_checkpoint(tmp_path).settings["epochs"] == 2

@@ -15,6 +15,7 @@ or a full disk at any moment leaves the previous file intact; a killed write lea
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -83,8 +84,28 @@ def _new_file_mode(path: Path) -> int:
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it over ``path``."""
+    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it over ``path``.
+
+    Only a regular file or a path that does not exist yet is replaced by the rename. A
+    symbolic link is written through: its target is replaced atomically and the link stays.
+    A FIFO or a device (``/dev/null``, a terminal) is written to directly, as ``open(path,
+    "wb")`` would, since renaming over it would silently replace it with a regular file; a
+    FIFO without a reader is refused rather than waited on. A directory is refused.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))  # replace the target, keep the link
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # absent (or unreadable: the temporary file will say why)
+    if mode is not None and stat.S_ISDIR(mode):
+        error = OutputError(f"{path}: is a directory; pass a file name")
+        error.reason = "is a directory"
+        raise error
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_through(path, mode, write)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -124,6 +145,34 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
             raise error from None
         raise
     _fsync_dir(directory)
+
+
+def _write_through(path: Path, mode: int, write: Callable[[BinaryIO], Any]) -> None:
+    """Write straight into a FIFO or a device (no temporary file, nothing to rename)."""
+    flags = os.O_WRONLY
+    if stat.S_ISFIFO(mode):
+        flags |= os.O_NONBLOCK  # fail at once (ENXIO) when nobody reads, instead of hanging
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if stat.S_ISFIFO(mode) and exc.errno == errno.ENXIO:
+            reason = "a FIFO with no reader"
+        error = OutputError(
+            f"{path}: cannot be written ({reason}); start its reader or pass a file"
+        )
+        error.reason = reason
+        raise error from None
+    if stat.S_ISFIFO(mode):
+        os.set_blocking(fd, True)  # a reader is there: let large writes wait for it
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+    except OSError as exc:  # /dev/full: ENOSPC; a reader that went away: EPIPE
+        error = OutputError(f"{path}: could not be written ({exc.strerror or exc})")
+        error.reason = exc.strerror or str(exc)
+        raise error from None
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:

@@ -138,9 +138,14 @@ def fit(
     check_positive(batch_size, "batch_size", integer=True)
     check_positive(checkpoint_every, "checkpoint_every", integer=True)
     check_fraction(validation_split, "validation_split")
+    # NumPy scalars (np.int64(5) from an array, a grid search) are normal input: from here
+    # on they are plain Python numbers, as the checkpoint's JSON needs
+    epochs, batch_size, checkpoint_every = int(epochs), int(batch_size), int(checkpoint_every)
+    validation_split = float(validation_split)
     if clip_norm is not None:
         check_positive(clip_norm, "clip_norm")
-        optimizer.clip_norm = float(clip_norm)
+        clip_norm = float(clip_norm)
+        optimizer.clip_norm = clip_norm
     if seed is not None and rng is not None:
         raise InputError("pass either seed or rng to fit, not both")
     if not (isinstance(resume, (bool, Checkpoint)) or resume == "auto"):

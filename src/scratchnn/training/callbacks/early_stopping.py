@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,9 @@ class EarlyStopping(Callback):
     ) -> None:
         if mode not in ("auto", "min", "max"):
             raise InputError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
             raise InputError(f"patience must be a non-negative integer, got {patience!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, abs(float(min_delta))
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
         self.maximize = mode == "max" or (mode == "auto" and "acc" in monitor)
         self.restore_best_weights = restore_best_weights
         self.best: float | None = None
