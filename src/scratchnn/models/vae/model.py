@@ -47,7 +47,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -62,12 +61,12 @@ from ...loop import evaluate_means
 from ...model import Model, Sequential
 from ...registry import MODULES
 from ...training import Callback, History, fit
+from .likelihood import importance_weighted_log_likelihood
 from .loss import LIKELIHOODS, VAELoss, VAEOutput, reparameterize
 from .warmup import KLWarmup
 
 __all__ = ["VAE", "VAEEvaluation"]
 
-_LOG_2PI = math.log(2 * math.pi)
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
 
@@ -392,34 +391,7 @@ class VAE(Model):
         X = self.check_input(X)
         if self.likelihood == "bernoulli":
             VAELoss("bernoulli").prepare_target(X, *X.shape, self.dtype)
-        chunk = max(1, max_rows // k)
-        J = self.latent_dim
-        result = np.empty(X.shape[0], dtype=np.float64)
-        for start in range(0, X.shape[0], chunk):
-            Xc = X[start : start + chunk]
-            n = Xc.shape[0]
-            H = self.encoder.forward(Xc, training=False)
-            mu, logvar = self.mu_head.forward(H), self.logvar_head.forward(H)
-            eps = rng.standard_normal((k, n, J), dtype=self.dtype)
-            z, _ = reparameterize(mu, logvar, eps)  # (k, n, J)
-            out = self.decoder.forward(z.reshape(k * n, J), training=False).reshape(k, n, -1)
-            log_px_z = -self._neg_log_px_z(out, Xc)  # (k, n)
-            log_pz = -0.5 * np.sum(z * z + _LOG_2PI, axis=2, dtype=np.float64)
-            log_qz = -0.5 * np.sum(eps * eps + _LOG_2PI + logvar, axis=2, dtype=np.float64)
-            log_w = log_px_z + log_pz - log_qz
-            top = log_w.max(axis=0)
-            result[start : start + n] = top + np.log(np.mean(np.exp(log_w - top), axis=0))
-        return result
-
-    def _neg_log_px_z(self, out: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``−log p(x|z)`` summed over pixels, for ``out`` of shape ``(..., N, D)``, in float64."""
-        if self.likelihood == "bernoulli":
-            elementwise = np.maximum(out, 0) - out * X + np.log1p(np.exp(-np.abs(out)))
-            return np.sum(elementwise, axis=-1, dtype=np.float64)
-        var = self.obs_std**2
-        diff = out - X
-        sq = np.sum(diff * diff, axis=-1, dtype=np.float64)
-        return sq / (2 * var) + 0.5 * self.input_dim * math.log(2 * math.pi * var)
+        return importance_weighted_log_likelihood(self, X, k, rng, max_rows)
 
     # -- state --------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
