@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ._files import cache_dir, find_data_dir
 from .idx import read_idx
 
 __all__ = ["MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
@@ -30,12 +31,6 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-
-
-def cache_dir(name: str = "mnist") -> Path:
-    """The per-user cache directory for a dataset (it may not exist yet)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "scratchnn" / name
 
 
 def _file_in(directory: Path, stem: str) -> Path | None:
@@ -51,30 +46,15 @@ def _has_all(directory: Path) -> bool:
 
 def find_mnist(data_dir: str | os.PathLike[str] | None = None, name: str = "mnist") -> Path:
     """The first directory holding all four IDX files (see the module docstring for the order)."""
-    if data_dir is not None:
-        directory = Path(data_dir).expanduser()
-        for candidate in (directory, directory / name):
-            if candidate.is_dir() and _has_all(candidate):
-                return candidate
-        if not directory.exists():
-            raise InputError(f"{directory}: directory not found; check --data-dir")
-        missing = [s for s in MNIST_FILES.values() if _file_in(directory, s) is None]
-        raise InputError(
-            f"{directory}: missing {', '.join(missing)} (.gz or raw); point --data-dir at a "
+
+    def missing(directory: Path) -> str:
+        absent = [s for s in MNIST_FILES.values() if _file_in(directory, s) is None]
+        return (
+            f"{directory}: missing {', '.join(absent)} (.gz or raw); point --data-dir at a "
             "directory with the four MNIST-format IDX files"
         )
-    searched = []
-    env = os.environ.get("SCRATCHNN_DATA")
-    if env:
-        searched += [Path(env) / name, Path(env)]
-    searched.append(cache_dir(name))
-    for candidate in searched:
-        if candidate.is_dir() and _has_all(candidate):
-            return candidate
-    raise InputError(
-        f"{name} not found in {', '.join(map(str, searched))}; pass --data-dir DIR, set "
-        f"SCRATCHNN_DATA, or run 'scratchnn download {name}'"
-    )
+
+    return find_data_dir(data_dir, name, _has_all, missing, f", or run 'scratchnn download {name}'")
 
 
 def load_mnist(
