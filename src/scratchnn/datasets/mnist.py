@@ -22,7 +22,7 @@ from ..errors import InputError
 from ._files import cache_dir, find_data_dir
 from .idx import read_idx
 
-__all__ = ["MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
+__all__ = ["MAX_CLASS_LABEL", "MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
 
 #: The four standard file names (without ``.gz``).
 MNIST_FILES = {
@@ -31,6 +31,30 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+
+
+#: The largest class label a label file may hold (the int32 range).
+MAX_CLASS_LABEL = 2**31 - 1
+
+
+def _class_labels(path: Path, labels: np.ndarray) -> np.ndarray:
+    """``labels`` checked to be class indices 0 .. MAX_CLASS_LABEL; whole floats as int64."""
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels)
+        with np.errstate(invalid="ignore"):
+            bad |= labels != np.round(labels)
+        bad |= (labels < 0) | (labels > MAX_CLASS_LABEL)
+        what = "is not a class index"
+    else:
+        bad = labels < 0
+        what = "is negative"
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{path}: label {labels[first].item()!r} at index {first} {what}; class labels "
+            f"must be whole numbers from 0 to {MAX_CLASS_LABEL}"
+        )
+    return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
 
 
 def _file_in(directory: Path, stem: str) -> Path | None:
@@ -64,6 +88,12 @@ def load_mnist(
 
     Scale them yourself (``X / 255``, as float32) before training; the raw bytes are returned
     so that nothing is decided for you and the memory stays small (47 MiB for the training set).
+
+    Labels must be whole numbers from 0 to :data:`MAX_CLASS_LABEL`: a label file of another
+    integer type is returned as it is, a float label file with whole values as int64, and a
+    negative, fractional, infinite or too large label is a one-line
+    :class:`~scratchnn.errors.InputError` naming the file and the first such label (rather
+    than 2.5 silently becoming class 2).
     """
     directory = find_mnist(data_dir, name)
     arrays = {key: read_idx(_file_in(directory, stem)) for key, stem in MNIST_FILES.items()}
@@ -79,6 +109,8 @@ def load_mnist(
                 f"{directory}: {images.shape[0]} {part} images but {labels.shape[0]} labels; "
                 "the files do not belong together"
             )
+        label_file = _file_in(directory, MNIST_FILES[f"{part}_labels"])
+        arrays[f"{part}_labels"] = _class_labels(label_file, labels)
     return (arrays["train_images"], arrays["train_labels"]), (
         arrays["test_images"],
         arrays["test_labels"],
