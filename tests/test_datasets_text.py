@@ -374,6 +374,8 @@ def test_layouts_refuse_no_names_and_empty_names(layout):
         layout([], tok, *extra)
     with pytest.raises(InputError, match="name number 2 is empty"):
         layout(["a", "", "b"], tok, *extra)
+    with pytest.raises(InputError, match="needs a CharTokenizer"):
+        layout(["a"], {"a": 1}, *extra)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 2.0, True, "3"])

@@ -137,7 +137,7 @@ def _read_text(path: Path) -> bytes:
             return text
         if info.st_size > MAX_CSV_BYTES:
             raise InputError(
-                f"{path}: is {size_text(info.st_size)}, more than {size_text(MAX_CSV_BYTES)}, the "
+                f"{path}: is {info.st_size:,} bytes, more than {size_text(MAX_CSV_BYTES)}, the "
                 "limit for a CSV file (MAX_CSV_BYTES); use a smaller file"
             )
         # one read of the size on disk (plus one byte, to notice a file that grew meanwhile):
@@ -192,7 +192,7 @@ def _header_names(path: Path, text: bytes) -> list[str]:
         keep_default_na=False,
         skipinitialspace=True,
     )
-    # str.strip() would also remove line breaks (and \\x85, \\u2028): look before stripping
+    # str.strip() would also remove line breaks (and NEL, U+2028): look before stripping
     names = [str(name).strip(" \t") for name in row.iloc[0].tolist()]
     for name in names:
         if len(name) > MAX_FIELD_CHARS:
@@ -233,7 +233,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"{path}: the file is empty; expected a header line and rows of values"
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        detail = short(str(exc).strip().splitlines()[-1], 200)
+        detail = str(exc).strip().splitlines()[-1]
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
         raise InputError(
             f"{path}: not a readable CSV ({detail}); every line needs as many commas as the header"
         ) from None

@@ -180,7 +180,11 @@ def load_names(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
     return read_lines(find_names(data_dir))
 
 
-def _non_empty(names: Sequence[str], what: str) -> None:
+def _non_empty(names: Sequence[str], what: str, tokenizer: object) -> None:
+    if not isinstance(tokenizer, CharTokenizer):
+        raise InputError(
+            f"{what} needs a CharTokenizer (CharTokenizer.fit(names)), got {type(tokenizer).__name__}"
+        )
     if not names:
         raise InputError(f"{what} needs at least one name, got none")
     if not all(names):
@@ -219,7 +223,7 @@ def windows(
     if block_size < 1:
         raise InputError(f"block_size must be a positive integer, got {block_size}")
     names = as_names(names)
-    _non_empty(names, "windows")
+    _non_empty(names, "windows", tokenizer)
     ids, lengths, _ = tokenizer._flat(names)
     # each name becomes block_size zeros + its ids + one zero, all end to end in `sequence`
     segment = lengths + block_size + 1
@@ -281,7 +285,7 @@ def encode_batch(
     ([[1, 2, 0], [3, 0, -1]], [3, 2])
     """
     names = as_names(names)
-    _non_empty(names, "encode_batch")
+    _non_empty(names, "encode_batch", tokenizer)
     ids, lengths, _ = tokenizer._flat(names)
     longest = int(lengths.max())
     if max_len is None:
@@ -311,7 +315,7 @@ def joined_stream(names: Sequence[str], tokenizer: CharTokenizer) -> np.ndarray:
     random windows of it (of 16 characters, say), which then span names and boundaries.
     """
     names = as_names(names)
-    _non_empty(names, "joined_stream")
+    _non_empty(names, "joined_stream", tokenizer)
     ids, lengths, _ = tokenizer._flat(names)
     stream = np.zeros(len(ids) + len(names) + 1, dtype=np.int64)
     # name k starts after k + 1 boundaries

@@ -111,7 +111,7 @@ class CharTokenizer:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CharTokenizer) and self.itos == other.itos
 
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking; compared by vocabulary
+    __hash__ = None  # type: ignore[assignment]  # equal by vocabulary; not meant as a dict key
 
     # -- configuration (JSON) --
     def get_config(self) -> dict[str, Any]:
