@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ._files import cache_dir, find_data_dir
 from .idx import read_idx
 
-__all__ = ["MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
+__all__ = ["MAX_CLASS_LABEL", "MNIST_FILES", "cache_dir", "find_mnist", "load_mnist"]
 
 #: The four standard file names (without ``.gz``).
 MNIST_FILES = {
@@ -32,10 +33,28 @@ MNIST_FILES = {
 }
 
 
-def cache_dir(name: str = "mnist") -> Path:
-    """The per-user cache directory for a dataset (it may not exist yet)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "scratchnn" / name
+#: The largest class label a label file may hold (the int32 range).
+MAX_CLASS_LABEL = 2**31 - 1
+
+
+def _class_labels(path: Path, labels: np.ndarray) -> np.ndarray:
+    """``labels`` checked to be class indices 0 .. MAX_CLASS_LABEL; whole floats as int64."""
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels)
+        with np.errstate(invalid="ignore"):
+            bad |= labels != np.round(labels)
+        bad |= (labels < 0) | (labels > MAX_CLASS_LABEL)
+        what = "is not a class index"
+    else:
+        bad = labels < 0
+        what = "is negative"
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{path}: label {labels[first].item()!r} at index {first} {what}; class labels "
+            f"must be whole numbers from 0 to {MAX_CLASS_LABEL}"
+        )
+    return labels.astype(np.int64) if labels.dtype.kind == "f" else labels
 
 
 def _file_in(directory: Path, stem: str) -> Path | None:
@@ -51,30 +70,15 @@ def _has_all(directory: Path) -> bool:
 
 def find_mnist(data_dir: str | os.PathLike[str] | None = None, name: str = "mnist") -> Path:
     """The first directory holding all four IDX files (see the module docstring for the order)."""
-    if data_dir is not None:
-        directory = Path(data_dir).expanduser()
-        for candidate in (directory, directory / name):
-            if candidate.is_dir() and _has_all(candidate):
-                return candidate
-        if not directory.exists():
-            raise InputError(f"{directory}: directory not found; check --data-dir")
-        missing = [s for s in MNIST_FILES.values() if _file_in(directory, s) is None]
-        raise InputError(
-            f"{directory}: missing {', '.join(missing)} (.gz or raw); point --data-dir at a "
+
+    def missing(directory: Path) -> str:
+        absent = [s for s in MNIST_FILES.values() if _file_in(directory, s) is None]
+        return (
+            f"{directory}: missing {', '.join(absent)} (.gz or raw); point --data-dir at a "
             "directory with the four MNIST-format IDX files"
         )
-    searched = []
-    env = os.environ.get("SCRATCHNN_DATA")
-    if env:
-        searched += [Path(env) / name, Path(env)]
-    searched.append(cache_dir(name))
-    for candidate in searched:
-        if candidate.is_dir() and _has_all(candidate):
-            return candidate
-    raise InputError(
-        f"{name} not found in {', '.join(map(str, searched))}; pass --data-dir DIR, set "
-        f"SCRATCHNN_DATA, or run 'scratchnn download {name}'"
-    )
+
+    return find_data_dir(data_dir, name, _has_all, missing, f", or run 'scratchnn download {name}'")
 
 
 def load_mnist(
@@ -84,6 +88,12 @@ def load_mnist(
 
     Scale them yourself (``X / 255``, as float32) before training; the raw bytes are returned
     so that nothing is decided for you and the memory stays small (47 MiB for the training set).
+
+    Labels must be whole numbers from 0 to :data:`MAX_CLASS_LABEL`: a label file of another
+    integer type is returned as it is, a float label file with whole values as int64, and a
+    negative, fractional, infinite or too large label is a one-line
+    :class:`~scratchnn.errors.InputError` naming the file and the first such label (rather
+    than 2.5 silently becoming class 2).
     """
     directory = find_mnist(data_dir, name)
     arrays = {key: read_idx(_file_in(directory, stem)) for key, stem in MNIST_FILES.items()}
@@ -99,6 +109,8 @@ def load_mnist(
                 f"{directory}: {images.shape[0]} {part} images but {labels.shape[0]} labels; "
                 "the files do not belong together"
             )
+        label_file = _file_in(directory, MNIST_FILES[f"{part}_labels"])
+        arrays[f"{part}_labels"] = _class_labels(label_file, labels)
     return (arrays["train_images"], arrays["train_labels"]), (
         arrays["test_images"],
         arrays["test_labels"],

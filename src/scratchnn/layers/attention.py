@@ -9,8 +9,7 @@ import numpy as np
 
 from .._validation import as_generator, check_positive
 from ..errors import InputError, ShapeError
-from .base import Layer
-from .conv import _fmt
+from .base import Layer, format_shape
 
 __all__ = ["CausalSelfAttention"]
 
@@ -198,7 +197,7 @@ class CausalSelfAttention(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if len(input_shape) != 3 or input_shape[-1] not in (None, self.embed_dim):
             raise ShapeError(
-                f"{self._name()} cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"{self._name()} cannot follow an output of shape {format_shape(input_shape)}: it "
                 f"expects (N, T, {self.embed_dim}); make embed_dim match the previous layer"
             )
         return input_shape

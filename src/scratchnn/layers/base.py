@@ -63,9 +63,18 @@ import numpy as np
 from ..errors import InputError, NotFittedError, ShapeError
 from ..registry import MODULES
 
-__all__ = ["LAYERS", "Layer", "Module"]
+__all__ = ["LAYERS", "Layer", "Module", "format_shape"]
 
 Triple = tuple[str, np.ndarray, np.ndarray]
+
+
+def format_shape(shape: tuple[int | None, ...]) -> str:
+    """A shape for messages, ``(N, 16, ?, ?)``: N for the batch, ? for other unknown sizes."""
+    return (
+        "("
+        + ", ".join(("?" if k else "N") if s is None else str(s) for k, s in enumerate(shape))
+        + ")"
+    )
 
 
 class Module:

@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import initializers
 from .._validation import as_generator
 from ..errors import InputError, ShapeError
-from .base import Layer
+from .base import Layer, format_shape
 
 __all__ = ["Conv2D", "conv2d_loop", "conv2d_loop_backward", "conv_output_size"]
 
@@ -299,7 +299,7 @@ class Conv2D(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if len(input_shape) != 4 or input_shape[1] not in (None, self.in_channels):
             raise ShapeError(
-                f"{self._name()} cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"{self._name()} cannot follow an output of shape {format_shape(input_shape)}: it "
                 f"expects (N, {self.in_channels}, H, W); make in_channels match the previous "
                 "layer's channels"
             )
@@ -307,7 +307,7 @@ class Conv2D(Layer):
         if self.input_size is not None and (H, W) != self.input_size and None not in (H, W):
             raise ShapeError(
                 f"{self._name()} declares input_size {self.input_size} but follows an output "
-                f"of shape {_fmt(input_shape)}; fix input_size or drop it"
+                f"of shape {format_shape(input_shape)}; fix input_size or drop it"
             )
         out = []
         for size, k, s, p, axis in zip((H, W), self.kernel_size, self.stride, self.padding, "HW"):
@@ -335,15 +335,6 @@ class Conv2D(Layer):
         if self.input_size is not None:
             config["input_size"] = _plain(self.input_size)
         return config
-
-
-def _fmt(shape: tuple[int | None, ...]) -> str:
-    """``(N, 16, ?, ?)``: N for the batch, ? for other unknown sizes."""
-    return (
-        "("
-        + ", ".join(("?" if k else "N") if s is None else str(s) for k, s in enumerate(shape))
-        + ")"
-    )
 
 
 # -- the plain-loop reference -------------------------------------------------------------

@@ -13,8 +13,7 @@ import numpy as np
 
 from .._validation import check_positive
 from ..errors import InputError, ShapeError
-from .base import Layer
-from .conv import _fmt
+from .base import Layer, format_shape
 
 __all__ = ["LayerNorm", "RMSNorm"]
 
@@ -82,7 +81,7 @@ class _LastAxisNorm(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if not input_shape or input_shape[-1] not in (None, self.size):
             raise ShapeError(
-                f"{self._name()} cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"{self._name()} cannot follow an output of shape {format_shape(input_shape)}: it "
                 f"expects (..., {self.size}); make the size match the previous layer's features"
             )
         return input_shape

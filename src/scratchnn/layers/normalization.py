@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ShapeError
-from .base import Layer
-from .conv import _fmt
+from .base import Layer, format_shape
 
 __all__ = ["BatchNorm1D", "BatchNorm2D"]
 
@@ -161,7 +160,7 @@ class _BatchNorm(Layer):
         if len(input_shape) != self._ndim or input_shape[1] not in (None, self.num_features):
             raise ShapeError(
                 f"{type(self).__name__}({self.num_features}) cannot follow an output of shape "
-                f"{_fmt(input_shape)}: it expects {self._expected()}; make num_features match "
+                f"{format_shape(input_shape)}: it expects {self._expected()}; make num_features match "
                 "the previous layer's features or channels"
             )
         return input_shape

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Layer
-from .conv import Pair, _fmt, _pair, _plain, conv_output_size
+from .base import Layer, format_shape
+from .conv import Pair, _pair, _plain, conv_output_size
 
 __all__ = ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D", "maxpool2d_loop"]
 
@@ -86,7 +86,7 @@ class _Pool2D(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if len(input_shape) != 4:
             raise ShapeError(
-                f"{self._name()} cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"{self._name()} cannot follow an output of shape {format_shape(input_shape)}: it "
                 "expects images (N, C, H, W); put it after a Conv2D, before Flatten"
             )
         N, C, H, W = input_shape
@@ -287,7 +287,7 @@ class GlobalAvgPool2D(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if len(input_shape) != 4:
             raise ShapeError(
-                f"GlobalAvgPool2D() cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"GlobalAvgPool2D() cannot follow an output of shape {format_shape(input_shape)}: it "
                 "expects images (N, C, H, W)"
             )
         return input_shape[:2]

@@ -32,8 +32,7 @@ import numpy as np
 from .._validation import as_generator, check_positive
 from ..errors import InputError, ShapeError
 from .activations import sigmoid
-from .base import Layer
-from .conv import _fmt
+from .base import Layer, format_shape
 
 __all__ = ["LSTM", "RNN"]
 
@@ -115,7 +114,7 @@ class _Recurrent(Layer):
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         if len(input_shape) != 3 or input_shape[-1] not in (None, self.input_size):
             raise ShapeError(
-                f"{self._name()} cannot follow an output of shape {_fmt(input_shape)}: it "
+                f"{self._name()} cannot follow an output of shape {format_shape(input_shape)}: it "
                 f"expects (N, T, {self.input_size}); make input_size match the previous layer"
             )
         return (input_shape[0], input_shape[1], self.hidden_size)
