@@ -208,14 +208,14 @@ def test_resume_finds_a_csv_file_that_moved(tmp_path, capsys):
 
 
 def test_ctrl_c_while_the_results_are_written(tmp_path, monkeypatch, capsys):
-    from scratchnn.experiments import runs
+    from scratchnn.experiments import driver
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(runs, "write_plots", interrupted)
+        patch.setattr(driver, "write_plots", interrupted)
         args = ["--dataset", "moons", "--n", "300", "--epochs", 2, "--verbose", 0]
         assert main("train", *args, "--out", run) == 130
     line = one_error_line(capsys.readouterr().err)

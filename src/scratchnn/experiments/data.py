@@ -30,6 +30,7 @@ from ..datasets import (
     xor,
 )
 from ..errors import InputError, ShapeError
+from ..layers.activations import sigmoid, softmax
 from ..model import Sequential
 from ..preprocessing import Standardizer, split_indices, train_val_test_indices
 
@@ -466,8 +467,6 @@ def outputs_to_labels(outputs: np.ndarray) -> np.ndarray:
 
 def outputs_to_probabilities(outputs: np.ndarray) -> np.ndarray:
     """Class probabilities from logits (softmax; sigmoid for a single output)."""
-    from ..layers.activations import sigmoid, softmax
-
     outputs = outputs.astype(np.float64)
     if outputs.shape[1] == 1:
         p = sigmoid(outputs[:, 0])
