@@ -9,7 +9,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..serialization import atomic_write_bytes
+from ..io.atomic import atomic_write_bytes
 
 __all__ = ["COLORS", "new_figure", "save_figure"]
 
