@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from ..errors import InputError, ScratchnnError
 from ..io.atomic import atomic_write_bytes
 from .mnist import MNIST_FILES, cache_dir
@@ -132,8 +134,6 @@ def _fetch(url: str, timeout: float, progress: bool, label: str) -> bytes:
         total = response.headers.get("Content-Length")
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(
                 total=int(total) if total and total.isdigit() else None,
                 desc=label,
