@@ -27,10 +27,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from scratchnn import cli, serialization
+from scratchnn import cli
 from scratchnn.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from scratchnn.datasets import load_csv
 from scratchnn.errors import ScratchnnError
+from scratchnn.io import atomic, npz
 from scratchnn.serialization import read_npz
 from test_datasets_download import tiny_idx_set
 from test_datasets_mnist import write_idx
@@ -611,12 +612,17 @@ def test_an_output_path_that_cannot_be_a_directory(tmp_path, capsys):
 
 
 class DiskFull:
-    """Make the n-th atomic write of a file called ``name`` fail with ENOSPC, once."""
+    """Make the n-th atomic write of a file called ``name`` fail with ENOSPC, once.
+
+    Every file goes through :func:`scratchnn.io.atomic.atomic_write`: directly from
+    ``io.npz`` (models, checkpoints), through ``atomic_write_bytes`` otherwise.
+    """
 
     def __init__(self, monkeypatch, name: str, n: int) -> None:
         self.name, self.n, self.seen, self.failed = name, n, 0, False
-        self.original = serialization._atomic_write
-        monkeypatch.setattr(serialization, "_atomic_write", self)
+        self.original = atomic.atomic_write
+        monkeypatch.setattr(atomic, "atomic_write", self)
+        monkeypatch.setattr(npz, "atomic_write", self)
 
     def __call__(self, path, write):
         if Path(path).name == self.name:
