@@ -47,17 +47,18 @@ Extension points for other commands
 
 Modules, in reading order (each imports only the ones above it):
 
-1. :mod:`~scratchnn.experiments.data`: datasets by name, splits, the scaling saved with a
-   model;
-2. :mod:`~scratchnn.experiments.registry`: the models behind ``--model``;
-3. :mod:`~scratchnn.experiments.config`: defaults, :func:`resolve_config`, the optimizer,
+1. :mod:`~scratchnn.experiments.data`: datasets by name, split train/validation/test;
+2. :mod:`~scratchnn.experiments.transform`: the scaling saved with a model, and what its
+   outputs mean;
+3. :mod:`~scratchnn.experiments.registry`: the models behind ``--model``;
+4. :mod:`~scratchnn.experiments.config`: defaults, :func:`resolve_config`, the optimizer,
    schedule and loss a configuration names;
-4. :mod:`~scratchnn.experiments.run_dir`: creating a run folder, reopening one to resume;
-5. :mod:`~scratchnn.experiments.experiment`: :func:`prepare_experiment`, data and model
+5. :mod:`~scratchnn.experiments.run_dir`: creating a run folder, reopening one to resume;
+6. :mod:`~scratchnn.experiments.experiment`: :func:`prepare_experiment`, data and model
    ready to train;
-6. :mod:`~scratchnn.experiments.results`: ``metrics.json`` and the summary table;
-7. :mod:`~scratchnn.experiments.plots`: the figures of a run;
-8. :mod:`~scratchnn.experiments.driver`: :func:`run_training`, :func:`resume_training`,
+7. :mod:`~scratchnn.experiments.results`: ``metrics.json`` and the summary table;
+8. :mod:`~scratchnn.experiments.plots`: the figures of a run;
+9. :mod:`~scratchnn.experiments.driver`: :func:`run_training`, :func:`resume_training`,
    :func:`finish_run`.
 
 Random streams: one ``seed`` drives everything, split into independent streams by purpose
@@ -69,25 +70,20 @@ from __future__ import annotations
 
 from ..io.atomic import json_ready, write_csv, write_json
 from .config import DEFAULTS, loss_and_outputs, make_optimizer, make_schedule, resolve_config
-from .data import (
-    DATASETS,
-    Data,
-    DatasetInfo,
-    apply_preprocess,
-    fit_preprocess,
-    load_dataset,
-    load_evaluation_data,
-    outputs_to_labels,
-    outputs_to_probabilities,
-    predict_outputs,
-    rng_for,
-)
+from .data import DATASETS, Data, DatasetInfo, load_dataset, load_evaluation_data, rng_for
 from .driver import RunResult, finish_run, resume_training, run_training
 from .experiment import Experiment, prepare_experiment
 from .plots import write_plots
 from .registry import MODELS, ModelRequest, ModelSpec, describe_model, register_model
 from .results import format_number, format_percent, run_metrics, summary_rows, summary_table
 from .run_dir import RUN_FILES, make_run_dir, open_run, read_run_config
+from .transform import (
+    apply_preprocess,
+    fit_preprocess,
+    outputs_to_labels,
+    outputs_to_probabilities,
+    predict_outputs,
+)
 
 #: The name of :func:`scratchnn.io.atomic.write_csv` before there was one CSV writer.
 write_history = write_csv

@@ -17,8 +17,9 @@ import numpy as np
 from .. import __version__
 from ..model import Sequential
 from .config import loss_and_outputs
-from .data import Data, apply_preprocess, fit_preprocess, load_dataset, rng_for
+from .data import Data, load_dataset, rng_for
 from .registry import MODELS, ModelRequest, ModelSpec
+from .transform import apply_preprocess, fit_preprocess
 
 __all__ = ["Experiment", "prepare_experiment"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .data import outputs_to_labels, predict_outputs
 from .experiment import Experiment
 from .results import format_number, format_percent, summary_rows
+from .transform import outputs_to_labels, predict_outputs
 
 __all__ = ["write_plots"]
 
