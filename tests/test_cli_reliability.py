@@ -27,10 +27,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from scratchnn import cli, serialization
+from scratchnn import cli
 from scratchnn.datasets import load_csv
 from scratchnn.errors import ScratchnnError
-from scratchnn.io import read_npz
+from scratchnn.io import atomic, npz, read_npz
 from scratchnn.training import CHECKPOINT_FILE, load_checkpoint
 from test_datasets_download import tiny_idx_set
 from test_datasets_mnist import write_idx
@@ -208,14 +208,14 @@ def test_resume_finds_a_csv_file_that_moved(tmp_path, capsys):
 
 
 def test_ctrl_c_while_the_results_are_written(tmp_path, monkeypatch, capsys):
-    from scratchnn.experiments import runs
+    from scratchnn.experiments import driver
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(runs, "write_plots", interrupted)
+        patch.setattr(driver, "write_plots", interrupted)
         args = ["--dataset", "moons", "--n", "300", "--epochs", 2, "--verbose", 0]
         assert main("train", *args, "--out", run) == 130
     line = one_error_line(capsys.readouterr().err)
@@ -611,12 +611,17 @@ def test_an_output_path_that_cannot_be_a_directory(tmp_path, capsys):
 
 
 class DiskFull:
-    """Make the n-th atomic write of a file called ``name`` fail with ENOSPC, once."""
+    """Make the n-th atomic write of a file called ``name`` fail with ENOSPC, once.
+
+    Every file goes through :func:`scratchnn.io.atomic.atomic_write`: directly from
+    ``io.npz`` (models, checkpoints), through ``atomic_write_bytes`` otherwise.
+    """
 
     def __init__(self, monkeypatch, name: str, n: int) -> None:
         self.name, self.n, self.seen, self.failed = name, n, 0, False
-        self.original = serialization._atomic_write
-        monkeypatch.setattr(serialization, "_atomic_write", self)
+        self.original = atomic.atomic_write
+        monkeypatch.setattr(atomic, "atomic_write", self)
+        monkeypatch.setattr(npz, "atomic_write", self)
 
     def __call__(self, path, write):
         if Path(path).name == self.name:

@@ -27,6 +27,7 @@ import pandas as pd
 from . import experiments
 from . import losses as losses_mod
 from .errors import InputError, ScratchnnError
+from .io.atomic import write_csv, write_json
 from .layers import (
     AvgPool2D,
     BatchNorm1D,
@@ -312,7 +313,7 @@ def compare_with_torch(
     data, model = experiment.data, experiment.model
     net = to_torch(model, torch)  # copies the initial weights before scratchnn trains
     run_dir = experiments.make_run_dir(out_dir, f"compare-{data.name}-{config['model']}", overwrite)
-    experiments.write_json(run_dir / "config.json", config)
+    write_json(run_dir / "config.json", config)
     log(
         f"{data.name}: {data.sizes[0]:,} train / {data.sizes[1]:,} validation / "
         f"{data.sizes[2]:,} test; model {experiments.describe_model(model)} "
@@ -405,8 +406,8 @@ def compare_with_torch(
         ),
         "seconds_per_epoch_ratio": per_epoch[0] / per_epoch[1] if per_epoch[1] > 0 else None,
     }
-    experiments.write_history(run_dir / "compare.csv", table)
-    experiments.write_json(run_dir / "compare.json", summary)
+    write_csv(run_dir / "compare.csv", table)
+    write_json(run_dir / "compare.json", summary)
     files = ["config.json", "compare.csv", "compare.json"]
     if plots:
         # matplotlib is heavy: imported only when the plots are drawn

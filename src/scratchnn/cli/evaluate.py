@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import experiments
-from ..checkpoint import CHECKPOINT_FILE
 from ..errors import InputError, ShapeError
+from ..io.atomic import json_ready, write_json
+from ..io.model_file import load_model
+from ..loop import evaluate
 from ..model import Sequential
-from ..serialization import load_model
-from ..training import evaluate
+from ..training.checkpoint import CHECKPOINT_FILE
 from ._common import add_model_file_argument, non_negative_int, positive_int
 
 
@@ -124,9 +125,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             report["gap_points"] = 100 * (report["best_possible_accuracy"] - result.accuracy)
         else:
             report["best_possible_loss"] = float(np.mean((best - y) ** 2))
-    text = json.dumps(experiments.json_ready(report), indent=2)
+    text = json.dumps(json_ready(report), indent=2)
     if args.output:
-        experiments.write_json(args.output, report)
+        write_json(args.output, report)
     print(text)
     return 0
 

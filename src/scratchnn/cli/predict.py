@@ -22,7 +22,8 @@ from .. import experiments
 from ..datasets import read_idx
 from ..datasets.tabular import load_features
 from ..errors import InputError, ShapeError
-from ..serialization import atomic_write_bytes, load_model
+from ..io.atomic import write_csv
+from ..io.model_file import load_model
 from ._common import add_model_file_argument
 from .evaluate import check_inputs, model_path
 
@@ -75,11 +76,10 @@ def _predict(args: argparse.Namespace) -> int:
         probabilities = experiments.outputs_to_probabilities(outputs)
         for k, name in enumerate(classes):
             out[f"p_{name}"] = probabilities[:, k]
-    text = out.to_csv(index=False)
     if args.output in (None, "-"):
-        sys.stdout.write(text)
+        sys.stdout.write(out.to_csv(index=False))
     else:
-        atomic_write_bytes(Path(args.output), text.encode())
+        write_csv(args.output, out)
         print(f"wrote {len(out):,} predictions to {args.output}", file=sys.stderr)
     return 0
 

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import experiments
-from ..checkpoint import CHECKPOINT_FILE
 from ..errors import DivergenceError, InputError, OutputError, TrainingInterrupted
+from ..training.checkpoint import CHECKPOINT_FILE
 from ._common import (
     COMMON_OPTIONS,
     add_data_arguments,

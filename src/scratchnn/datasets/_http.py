@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from tqdm.auto import tqdm
+
 __all__ = ["Refused", "fetch"]
 
 
@@ -187,8 +189,6 @@ class _Body:
         self.started, self.chunked = True, bool(getattr(response, "chunked", False))
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(
                 total=self.announced,
                 desc=self.label,

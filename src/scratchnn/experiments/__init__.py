@@ -18,7 +18,7 @@ It loads the data (:func:`load_dataset`), fits the feature scaling on the traini
 ``model.npz``                 :meth:`Sequential.save`, with the scaling, classes and feature
                               names in its ``metadata`` (so ``evaluate``/``predict`` apply the
                               same transform)
-``curves.png`` and others     see :func:`~scratchnn.experiments.runs.write_plots`
+``curves.png`` and others     see :func:`~scratchnn.experiments.plots.write_plots`
 ============================  ===========================================================
 
 Extension points for other commands
@@ -29,8 +29,10 @@ Extension points for other commands
   an RNG and the dtype) and returns a :class:`~scratchnn.model.Sequential`. With
   ``input_layout="image"`` the model receives MNIST as float32 tensors ``(N, 1, 28, 28)``.
 - **Another command** (``scratchnn vae``): :func:`load_dataset` gives raw train/val/test arrays,
-  :func:`fit_preprocess`/:func:`apply_preprocess` scale them, :func:`make_run_dir`,
-  :func:`write_json`, :func:`write_history` and :func:`summary_table` write and report.
+  :func:`fit_preprocess`/:func:`apply_preprocess` scale them, :func:`make_run_dir` creates
+  the run folder, :func:`scratchnn.io.atomic.write_json` and
+  :func:`~scratchnn.io.atomic.write_csv` (the package's one JSON and one CSV writer) write it
+  and :func:`summary_table` reports.
 - **Callbacks and extra fit options**: :func:`run_training` passes ``callbacks`` and
   ``fit_options`` straight to :func:`~scratchnn.training.fit`, writes ``config.json`` before
   training starts, and exposes each step (:func:`prepare_experiment`, :func:`finish_run`);
@@ -43,9 +45,21 @@ Extension points for other commands
   interrupted run keeps its results so far, with ``"status": "interrupted"`` in
   ``metrics.json``.
 
-Modules: :mod:`~scratchnn.experiments.data` (datasets, splits, scaling),
-:mod:`~scratchnn.experiments.registry` (models), :mod:`~scratchnn.experiments.runs`
-(configuration, training, run folders, plots).
+Modules, in reading order (each imports only the ones above it):
+
+1. :mod:`~scratchnn.experiments.data`: datasets by name, split train/validation/test;
+2. :mod:`~scratchnn.experiments.transform`: the scaling saved with a model, and what its
+   outputs mean;
+3. :mod:`~scratchnn.experiments.registry`: the models behind ``--model``;
+4. :mod:`~scratchnn.experiments.config`: defaults, :func:`resolve_config`, the optimizer,
+   schedule and loss a configuration names;
+5. :mod:`~scratchnn.experiments.run_dir`: creating a run folder, reopening one to resume;
+6. :mod:`~scratchnn.experiments.experiment`: :func:`prepare_experiment`, data and model
+   ready to train;
+7. :mod:`~scratchnn.experiments.results`: ``metrics.json`` and the summary table;
+8. :mod:`~scratchnn.experiments.plots`: the figures of a run;
+9. :mod:`~scratchnn.experiments.driver`: :func:`run_training`, :func:`resume_training`,
+   :func:`finish_run`.
 
 Random streams: one ``seed`` drives everything, split into independent streams by purpose
 (:func:`rng_for`): generating the data, splitting it, initialising the weights, shuffling
@@ -54,46 +68,31 @@ batches, and drawing a fresh evaluation sample that training never saw.
 
 from __future__ import annotations
 
-from .data import (
-    DATASETS,
-    Data,
-    DatasetInfo,
+from ..io.atomic import json_ready, write_csv, write_json
+from .config import DEFAULTS, loss_and_outputs, make_optimizer, make_schedule, resolve_config
+from .data import DATASETS, Data, DatasetInfo, load_dataset, load_evaluation_data, rng_for
+from .driver import RunResult, finish_run, resume_training, run_training
+from .experiment import Experiment, prepare_experiment
+from .plots import write_plots
+from .registry import MODELS, ModelRequest, ModelSpec, describe_model, register_model
+from .results import format_number, format_percent, run_metrics, summary_rows, summary_table
+from .run_dir import RUN_FILES, make_run_dir, open_run, read_run_config
+from .transform import (
     apply_preprocess,
     fit_preprocess,
-    load_dataset,
-    load_evaluation_data,
     outputs_to_labels,
     outputs_to_probabilities,
     predict_outputs,
-    rng_for,
 )
-from .registry import MODELS, ModelRequest, ModelSpec, describe_model, register_model
-from .runs import (
-    DEFAULTS,
-    Experiment,
-    RunResult,
-    finish_run,
-    json_ready,
-    make_optimizer,
-    make_run_dir,
-    make_schedule,
-    open_run,
-    prepare_experiment,
-    read_run_config,
-    resolve_config,
-    resume_training,
-    run_training,
-    summary_rows,
-    summary_table,
-    write_history,
-    write_json,
-    write_plots,
-)
+
+#: The name of :func:`scratchnn.io.atomic.write_csv` before there was one CSV writer.
+write_history = write_csv
 
 __all__ = [
     "DATASETS",
     "DEFAULTS",
     "MODELS",
+    "RUN_FILES",
     "Data",
     "DatasetInfo",
     "Experiment",
@@ -104,9 +103,12 @@ __all__ = [
     "describe_model",
     "finish_run",
     "fit_preprocess",
+    "format_number",
+    "format_percent",
     "json_ready",
     "load_dataset",
     "load_evaluation_data",
+    "loss_and_outputs",
     "make_optimizer",
     "make_run_dir",
     "make_schedule",
@@ -120,6 +122,7 @@ __all__ = [
     "resolve_config",
     "resume_training",
     "rng_for",
+    "run_metrics",
     "run_training",
     "summary_rows",
     "summary_table",
