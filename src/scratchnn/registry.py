@@ -31,19 +31,40 @@ __all__ = ["CALLBACKS", "LOSSES", "MODULES", "OPTIMIZERS", "SCHEDULES", "Registr
 
 
 class Registry:
-    """Classes of one family by name (exact class name, or a case-insensitive alias)."""
+    """Entries of one family by name (exact name, or a case-insensitive alias).
+
+    The entries are classes (layers, losses, ...), registered under their ``__name__``; the
+    command line's model recipes (:data:`scratchnn.experiments.MODELS`) are registered
+    objects with an explicit ``name``. A registry reads like a dict: ``registry[name]``,
+    ``name in registry``, iteration over the public names, ``values()``.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}
 
-    def register(self, cls: type, aliases: tuple[str, ...] = ()) -> type:
-        """Add ``cls`` under its ``__name__`` and each alias; returns ``cls`` (a decorator too)."""
-        self._classes[cls.__name__] = cls
+    def register(self, entry: Any, aliases: tuple[str, ...] = (), name: str | None = None) -> Any:
+        """Add ``entry`` under ``name`` (a class's ``__name__`` by default) and each alias;
+        returns ``entry``, so it works as a class decorator too."""
+        key = entry.__name__ if name is None else name
+        self._classes[key] = entry
         for alias in aliases:
-            self._aliases[alias.lower()] = cls.__name__
-        return cls
+            self._aliases[alias.lower()] = key
+        return entry
+
+    def pop(self, name: str) -> Any:
+        """Remove and return the entry registered as ``name`` (and its aliases)."""
+        entry = self._classes.pop(name)
+        self._aliases = {a: k for a, k in self._aliases.items() if k != name}
+        return entry
+
+    def values(self) -> list[Any]:
+        """The public entries, in the order of their sorted names."""
+        return [self._classes[name] for name in self]
+
+    def __len__(self) -> int:
+        return sum(1 for name in self._classes if not name.startswith("_"))
 
     def get(self, name: str) -> type:
         """The class registered as ``name``; one-line :class:`InputError` otherwise."""

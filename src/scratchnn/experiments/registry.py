@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..layers import Dense
 from ..model import Sequential
 from ..models import cnn, mlp
+from ..registry import Registry
 
 __all__ = ["MODELS", "ModelRequest", "ModelSpec", "describe_model", "register_model"]
 
@@ -62,14 +63,14 @@ class ModelSpec:
 
 
 #: Models by name; :func:`register_model` adds one.
-MODELS: dict[str, ModelSpec] = {}
+MODELS = Registry("model")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add a model to :data:`MODELS` (``--model NAME``); returns the spec."""
     if spec.input_layout not in ("flat", "image"):
         raise InputError(f"input_layout must be 'flat' or 'image', got {spec.input_layout!r}")
-    MODELS[spec.name] = spec
+    MODELS.register(spec, name=spec.name)
     return spec
 
 
