@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from .. import experiments
+from .._threads import limit_blas_threads
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -256,6 +257,24 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--epochs", type=positive_int, help="passes over the training set")
     group.add_argument("--batch-size", type=positive_int, help="examples per step")
+    add_threads_argument(group)
+
+
+def add_threads_argument(parser: Any) -> None:
+    """``--threads N``: BLAS threads for the matrix products (needs threadpoolctl)."""
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="BLAS threads for the matrix products (default: the library's own; on a busy "
+        "2-core machine 1 can be faster); needs threadpoolctl",
+    )
+
+
+def apply_threads(args: argparse.Namespace, log: Any = print) -> None:
+    """Apply ``--threads`` if given, and say what was done."""
+    if getattr(args, "threads", None) is not None:
+        log(limit_blas_threads(args.threads))
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:

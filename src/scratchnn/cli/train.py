@@ -39,6 +39,7 @@ from ._common import (
     add_model_arguments,
     add_output_arguments,
     add_training_arguments,
+    apply_threads,
     config_from_args,
     non_negative_int,
     positive_float,
@@ -65,6 +66,7 @@ def _options_given(args: argparse.Namespace) -> list[str]:
 
 def _train(args: argparse.Namespace) -> int:
     log = print if args.verbose else (lambda line: None)
+    apply_threads(args, log)
     options: dict[str, Any] = {"verbose": args.verbose, "plots": not args.no_plots, "log": log}
     try:
         if args.resume is not None:

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..io.atomic import write_csv, write_json
 from ..models import VAE
 from ..optimizers import Adam
+from ._common import add_threads_argument, apply_threads
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -64,6 +65,7 @@ def _vae(args: argparse.Namespace) -> int:
     from ..plotting import vae as plots
 
     _check_args(args)
+    apply_threads(args, print if args.verbose else (lambda line: None))
     out = Path(args.out)
     X_train, X_test, y_test, image_shape = _load(args)
     shape = image_shape if len(image_shape) == 2 else (1, X_train.shape[1])
@@ -205,6 +207,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=int, default=None, help="use only the first N train and test images"
     )
     p.add_argument("--seed", type=int, default=0)
+    add_threads_argument(p)
     p.add_argument(
         "--verbose",
         type=int,
