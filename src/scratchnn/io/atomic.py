@@ -9,8 +9,12 @@ or a full disk at any moment leaves the previous file intact; a killed write lea
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.json"
 >>> _ = write_json(path, {"loss": 0.25, "accuracy": float("nan")})
->>> path.read_text()
-'{\n  "loss": 0.25,\n  "accuracy": null\n}\n'
+>>> print(path.read_text())
+{
+  "loss": 0.25,
+  "accuracy": null
+}
+<BLANKLINE>
 """
 
 from __future__ import annotations
