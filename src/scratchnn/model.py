@@ -72,7 +72,11 @@ class Model(Module):
         return X
 
     def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """Model outputs (logits for a classifier) in evaluation mode, computed in batches."""
+        """Model outputs (logits for a classifier) in evaluation mode, computed in batches.
+
+        Batches are joined on the first axis, so outputs of any shape work: ``(N, C)`` for
+        a classifier, ``(N, T, V)`` for a language model.
+        """
         check_positive(batch_size, "batch_size", integer=True)
         X = self.check_input(X)
         outputs = [
@@ -82,11 +86,15 @@ class Model(Module):
         return np.concatenate(outputs, axis=0)
 
     def predict_classes(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """Predicted class labels: argmax of the outputs, or ``output > 0`` for one logit."""
+        """Predicted class labels: argmax of the outputs, or ``output > 0`` for one logit.
+
+        The classes are on the last axis, so sequence outputs ``(N, T, V)`` (a language
+        model's) give one label per position, ``(N, T)``.
+        """
         Y = self.predict(X, batch_size=batch_size)
-        if Y.shape[1] == 1:
-            return (Y[:, 0] > 0).astype(np.intp)
-        return Y.argmax(axis=1)
+        if Y.shape[-1] == 1:
+            return (Y[..., 0] > 0).astype(np.intp)
+        return Y.argmax(axis=-1)
 
     def evaluate(
         self, X: Any, y: Any, loss: str | Loss = "ce", batch_size: int = 1024
