@@ -147,3 +147,12 @@ def test_image_plots(tmp_path):
     check_png(fig, tmp_path / "w.png")
     with pytest.raises(ShapeError):
         images.weight_images(np.zeros((3, 10)), (28, 28))
+
+
+def test_figures_show_as_pictures_in_a_notebook_and_plotting_is_reachable():
+    """Jupyter shows an object through _repr_png_; and snn.plotting needs no extra import."""
+    import scratchnn as snn
+
+    fig = snn.plotting.new_figure(2, 2)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert fig._repr_png_().startswith(b"\x89PNG")

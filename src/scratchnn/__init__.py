@@ -89,6 +89,17 @@ from .training import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``snn.plotting`` without ``import scratchnn.plotting``, loaded on first use."""
+    if name == "plotting":
+        # matplotlib is heavy: the plotting package is imported only when it is used
+        from . import plotting
+
+        return plotting
+    raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
+
+
 __all__ = [
     "MSE",
     "SGD",
