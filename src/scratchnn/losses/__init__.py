@@ -2,9 +2,9 @@
 
 The batch mean puts ``1/N`` inside the gradient, so the optimizers see the gradient of
 the average loss, as in PyTorch (``reduction="mean"``) and cs231n. The numerically stable
-fused paths take *logits* and say so in their names: :class:`SoftmaxCrossEntropy` and
-:class:`BCEWithLogits`. :class:`CrossEntropy` on probabilities exists to show why they
-are needed.
+fused paths take *logits* and say so in their names: :class:`~.cross_entropy.SoftmaxCrossEntropy`
+and :class:`~.bce.BCEWithLogits`. :class:`~.cross_entropy.CrossEntropy` on probabilities
+exists to show why they are needed.
 
 ==========================  ===================================================  ================================
 loss                        value                                                gradient
@@ -38,7 +38,7 @@ __all__ = [
 
 
 def get(name: str | Loss) -> Loss:
-    """A loss from its name (``"ce"``, ``"bce"``, ``"mse"``) or a :class:`Loss` unchanged."""
+    """A loss from its name (``"ce"``, ``"bce"``, ``"mse"``) or a :class:`~.base.Loss` unchanged."""
     if isinstance(name, Loss):
         return name
     return LOSSES.create(str(name))

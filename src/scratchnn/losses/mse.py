@@ -19,7 +19,8 @@ class MSE(Loss):
     Parameters
     ----------
     reduction : {"mean", "batchmean", "sum"}
-        As in :class:`BCEWithLogits`; ``"mean"`` matches PyTorch's ``nn.MSELoss``.
+        As in :class:`~scratchnn.losses.bce.BCEWithLogits`; ``"mean"`` matches PyTorch's
+        ``nn.MSELoss``.
 
     Math
     ----
