@@ -14,7 +14,7 @@ import pytest
 
 from datasets_helpers import finishes, peak_memory, unblock_fifo
 from scratchnn import cli
-from scratchnn.datasets import load_csv, read_table, tabular
+from scratchnn.datasets import csv_file, load_csv, read_table
 from scratchnn.datasets.tabular import MAX_FIELD_CHARS, load_features
 from scratchnn.errors import InputError
 
@@ -115,7 +115,7 @@ def test_a_huge_column_name_is_refused(tmp_path):
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(tabular, "MAX_CSV_BYTES", 100)
+    monkeypatch.setattr(csv_file, "MAX_CSV_BYTES", 100)
     path = tmp_path / "big.csv"
     path.write_text(CSV)
     refused(path, "is 350 bytes, more than 100 bytes, the limit for a CSV file")
@@ -172,7 +172,7 @@ def test_a_damaged_or_huge_gzip_csv_is_refused(tmp_path, monkeypatch):
     blob = gzip.compress(CSV.encode())
     path.write_bytes(blob[:-10])
     refused(path, "corrupted or truncated gzip data")
-    monkeypatch.setattr(tabular, "MAX_CSV_BYTES", 1000)
+    monkeypatch.setattr(csv_file, "MAX_CSV_BYTES", 1000)
     path.write_bytes(gzip.compress((CSV * 1000).encode()))
     refused(path, "decompresses to more than 1000 bytes, the limit for a CSV file")
 

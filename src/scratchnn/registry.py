@@ -4,7 +4,7 @@ A saved model says ``{"class": "Dense", "config": {...}}``; a checkpoint names i
 optimizer, schedule and callbacks the same way; ``--activation relu`` and ``loss="ce"`` are
 short names for classes. Each family has one :class:`Registry`, and classes join it by
 being defined: the base classes (:class:`~scratchnn.layers.Module`,
-:class:`~scratchnn.losses.Loss`, :class:`~scratchnn.optimizers.Optimizer`,
+:class:`~scratchnn.losses.base.Loss`, :class:`~scratchnn.optimizers.Optimizer`,
 :class:`~scratchnn.schedules.Schedule`, :class:`~scratchnn.training.Callback`) register
 every subclass in ``__init_subclass__``, under its class name and the short names in its
 ``aliases`` class attribute. A class defined in a notebook is therefore loadable as soon as

@@ -28,6 +28,7 @@ __all__ = [
     "cache_dir",
     "find_data_dir",
     "open_regular",
+    "quote_names",
     "read_capped",
     "search_order",
     "short",
@@ -170,3 +171,13 @@ def short(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut to about ``limit`` characters: a message quoting data stays short."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quote_names(names: list[str], most: int = 10) -> str:
+    """Names for a message: quoted, at most ``most`` of them (a table may have thousands).
+
+    >>> quote_names(["a", "b", "c"], most=2)
+    "'a', 'b', ... (1 more)"
+    """
+    shown = ", ".join(short(str(n)) for n in names[:most])
+    return shown if len(names) <= most else f"{shown}, ... ({len(names) - most} more)"

@@ -143,7 +143,7 @@ class Sigmoid(Layer):
         forward   Y  = σ(X) = 1 / (1 + e^(-X))
         backward  dX = dY ⊙ Y ⊙ (1 - Y)        σ'(z) = σ(z)(1 - σ(z))
 
-    For classification prefer a linear output with :class:`~scratchnn.losses.BCEWithLogits`,
+    For classification prefer a linear output with :class:`~scratchnn.losses.bce.BCEWithLogits`,
     which never forms ``log σ`` from a rounded probability.
     """
 
@@ -239,8 +239,8 @@ class Softmax(Layer):
         backward  dX = Y ⊙ (dY - (dY ⊙ Y).sum(1, keepdims=True))
 
     which costs O(N·C) instead of building the (N, C, C) Jacobian. For training a classifier
-    use logits with :class:`~scratchnn.losses.SoftmaxCrossEntropy`, whose fused gradient is
-    ``(Y - onehot) / N`` and never takes the log of a rounded probability.
+    use logits with :class:`~scratchnn.losses.cross_entropy.SoftmaxCrossEntropy`, whose fused
+    gradient is ``(Y - onehot) / N`` and never takes the log of a rounded probability.
 
     >>> Softmax().forward(np.array([[0.0, 0.0]]))
     array([[0.5, 0.5]])

@@ -33,8 +33,9 @@ def mlp(
     """A fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     Hidden layers are followed by ``activation`` (and ``Dropout(dropout)`` if > 0); the last
-    layer is linear, producing logits for :class:`~scratchnn.losses.SoftmaxCrossEntropy` or
-    :class:`~scratchnn.losses.BCEWithLogits`. Hidden weights use ``init`` or the usual choice
+    layer is linear, producing logits for
+    :class:`~scratchnn.losses.cross_entropy.SoftmaxCrossEntropy` or
+    :class:`~scratchnn.losses.bce.BCEWithLogits`. Hidden weights use ``init`` or the usual choice
     for the activation (He for ReLU, Glorot otherwise); the output layer uses Glorot uniform.
 
     >>> model = mlp([784, 524, 124, 10], rng=0)

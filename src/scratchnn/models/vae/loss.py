@@ -113,7 +113,7 @@ class VAELoss(Loss):
 
         ``d_out = ∂recon/∂out`` from :meth:`reconstruction`; ``dmu = β μ/N`` and
         ``dlogvar = β ½(exp(logvar) − 1)/N`` are the KL term's own gradients, from
-        :class:`~scratchnn.losses.GaussianKL`. :meth:`VAE.backward` takes the triple.
+        :class:`~scratchnn.losses.kl.GaussianKL`. :meth:`VAE.backward` takes the triple.
         """
         if not (isinstance(Y, tuple) and len(Y) == 3):
             raise InputError(

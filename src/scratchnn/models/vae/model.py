@@ -16,9 +16,9 @@ The pieces, and where they live:
 - :class:`VAE`: encoder (``Dense`` + activation layers, a :class:`~scratchnn.Sequential`), two
   heads (``Dense`` layers for μ and logvar), the reparameterisation, and the decoder (another
   ``Sequential``). Its ``forward`` returns a :class:`VAEOutput` ``(out, mu, logvar)``.
-- :class:`VAELoss`: the negative ELBO as a :class:`~scratchnn.losses.Loss` whose *target is the
-  input itself*; it reuses :class:`~scratchnn.losses.BCEWithLogits` (or ``MSE``) and
-  :class:`~scratchnn.losses.GaussianKL` and returns ``(value, (d_out, dmu, dlogvar))``.
+- :class:`VAELoss`: the negative ELBO as a :class:`~scratchnn.losses.base.Loss` whose *target is the
+  input itself*; it reuses :class:`~scratchnn.losses.bce.BCEWithLogits` (or ``MSE``) and
+  :class:`~scratchnn.losses.kl.GaussianKL` and returns ``(value, (d_out, dmu, dlogvar))``.
 - :class:`KLWarmup`: a callback raising β from 0 to its target over the first epochs.
 
 Because the VAE speaks the model protocol of :func:`scratchnn.training.fit` (``forward``,
