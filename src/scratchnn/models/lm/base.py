@@ -3,7 +3,7 @@ r"""What every language model here shares: token ids in, logits of the next toke
 A language model reads integer token ids and returns, at every position ``t``, logits
 ``Z[n, t]`` over the ``V`` tokens of the vocabulary for the token that comes *next*, so
 ``softmax(Z[n, t])`` is the model's ``p(x_{t+1} | x_0 .. x_t)``. Trained with
-:class:`~scratchnn.losses.SoftmaxCrossEntropy` on targets shifted by one (``Y[n, t] =
+:class:`~scratchnn.losses.cross_entropy.SoftmaxCrossEntropy` on targets shifted by one (``Y[n, t] =
 X[n, t + 1]``), the loss is the mean negative log-likelihood per token, in nats: ``ln V``
 for a model that knows nothing (uniform logits), lower as it learns.
 
