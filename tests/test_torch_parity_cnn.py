@@ -213,12 +213,12 @@ def test_cnn_with_batchnorm_trains_like_its_torch_twin(torch, rng):
     BatchNorm1D, and where the ReLUs are active a per-channel shift becomes a per-feature
     constant that BatchNorm removes, so its gradient is nearly zero and its direction ill
     conditioned. It deviates by 3e-9 to 9e-9 on an AMD EPYC with AVX-512 (OpenBLAS's
-    SkylakeX and Haswell kernels, 1 and 2 threads) and by 1.4e-8 on an Intel AVX-512
-    machine, which failed the old blanket ``atol=1e-8``. The bound is first order; the
+    SkylakeX and Haswell kernels, 1 and 2 threads, MKL's code paths in torch) and by 1.4e-8
+    on an Intel AVX-512 machine, which failed the old blanket ``atol=1e-8``. The bound is first order; the
     largest deviation measured is 1.1e-3 of its bound, which leaves room for the
     second-order feedback of parameter deviations into later gradients. The Adam
     arithmetic's own rounding, a few ulps of ``|p|`` < 1 per step, is far below the
-    smallest bound (3.8e-12): ``√v̂ ≤ max |g| < 1`` makes the factor at least ``η`` per step.
+    smallest bound (1.1e-12): ``√v̂ ≤ max |g| < 1`` makes the factor at least ``η`` per step.
 
     Running statistics are compared only at identical parameters: the one downstream of
     ``4.b`` records the shift that BatchNorm removes from the outputs, so it inherits that
