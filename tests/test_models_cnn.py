@@ -112,10 +112,18 @@ def test_save_load_roundtrip_with_batchnorm(tmp_path, rng):
 
 @pytest.mark.slow
 def test_cnn_learns_real_mnist(mnist_dir):
-    """One epoch on 6,000 real training images: > 90 % on 2,000 test images (a smoke
-    check that conv learning works; the 99 % run is in the README)."""
+    """Two epochs on 6,000 real training images: > 90 % on 2,000 test images (a smoke
+    check that conv learning works; the 99 % run is in the README).
+
+    Why two epochs: after one, accuracy sits on the bar. Over seeds 0-9 it spans
+    87.8-93.0 %, and float32 rounding alone moves one seed by up to 0.55 points (seed 0:
+    89.85 % with OpenBLAS's SkylakeX kernels, 90.4 % with Haswell), so the kernel decided
+    whether this passed. After two, seeds 0-9 give 93.35-95.65 % with both kernels and 1
+    or 2 threads (seed 0, used here: 93.85-94.0 %), and rounding moves a seed by at most 0.5
+    points: the bar is 3.35 points below the worst of the 40 runs.
+    """
     (X, y), (Xt, yt) = snn.datasets.load_mnist(mnist_dir)
     X, Xt = as_images(X[:6000]), as_images(Xt[:2000])
     model = cnn(rng=0)
-    model.fit(X, y[:6000], optimizer=snn.Adam(lr=2e-3), epochs=1, batch_size=64, seed=0, verbose=0)
+    model.fit(X, y[:6000], optimizer=snn.Adam(lr=2e-3), epochs=2, batch_size=64, seed=0, verbose=0)
     assert model.evaluate(Xt, yt[:2000]).accuracy > 0.90
