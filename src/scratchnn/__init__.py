@@ -51,6 +51,7 @@ from .errors import (
     TrainingInterrupted,
 )
 from .io.model_file import load_model as load
+from .io.model_file import load_weights
 from .layers import (
     AvgPool2D,
     BatchNorm1D,
@@ -149,6 +150,7 @@ __all__ = [
     "layers",
     "load",
     "load_checkpoint",
+    "load_weights",
     "loop",
     "losses",
     "mlp",
