@@ -99,7 +99,7 @@ def test_a_cnn_with_batchnorm_file_loads_into_torch_with_its_running_statistics(
 def test_a_vae_file_loads_into_its_torch_twin(torch, tmp_path, rng):
     vae = VAE(12, hidden=(9,), latent_dim=3, rng=0, dtype=np.float64)
     vae.save(tmp_path / "vae.safetensors")
-    twin = interop.pytorch._structure(VAE(12, hidden=(9,), latent_dim=3, rng=1), torch).double()
+    twin = interop.to_torch(VAE(12, hidden=(9,), latent_dim=3, rng=1, dtype=np.float64))
     twin.load_state_dict(safetensors_torch.load_file(tmp_path / "vae.safetensors"), strict=True)
     X = rng.random((5, 12))
     mu, logvar = vae.encode(X)
@@ -120,7 +120,7 @@ def test_a_sequence_model_file_loads_into_its_torch_twin(torch, tmp_path, rng):
     model = sequence_model(rng)
     perturb_norms(model, rng)
     model.save(tmp_path / "seq.safetensors")
-    twin = interop.pytorch._structure(model, torch).double()  # fresh torch weights
+    twin = interop.to_torch(sequence_model(np.random.default_rng(1)))  # other weights
     twin.load_state_dict(safetensors_torch.load_file(tmp_path / "seq.safetensors"), strict=True)
     ids = rng.integers(0, 11, (7, T))
     np.testing.assert_allclose(out(twin(torch.from_numpy(ids))), model.predict(ids), atol=ATOL)
@@ -187,8 +187,7 @@ def test_torch_trained_cnn_weights_load_into_scratchnn(torch, tmp_path, rng):
 
 
 def test_torch_sequence_weights_load_into_scratchnn(torch, rng):
-    model = sequence_model(rng)
-    twin = interop.pytorch._structure(model, torch).double()  # torch's own initial weights
+    twin = interop.to_torch(sequence_model(rng))
     ids = torch.from_numpy(rng.integers(0, 11, (7, T)))
     optimizer = torch.optim.Adam(twin.parameters(), lr=0.01)
     for _ in range(2):

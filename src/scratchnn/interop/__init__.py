@@ -16,7 +16,8 @@ onnx, onnxruntime, scikit-learn) and ``pip install "scratchnn[torch]"``.
 
 from ..io.model_file import load_weights
 from ..io.torch_names import TORCH_NAMES
-from .onnx_export import ONNX_LAYERS, OPSET, onnx_models, to_onnx
+from .onnx_export import OPSET, onnx_models, to_onnx
+from .onnx_layers import ONNX_LAYERS
 from .pytorch import FROM_TORCH, TORCH_LAYERS, from_torch, import_torch, to_torch
 
 __all__ = [

@@ -115,15 +115,12 @@ def _graph(
 
 
 def _model(onnx: Any, graph: Any, opset: int, description: dict[str, Any]) -> Any:
-    from .. import __version__  # the root package is loaded by now: no cycle at import time
-
     opsets = [onnx.helper.make_opsetid("", opset)]
     model = onnx.helper.make_model(
         graph,
         opset_imports=opsets,
         producer_name="scratchnn",
-        producer_version=__version__,
-        ir_version=onnx.helper.find_min_ir_version_for(opsets),
+        ir_version=onnx.helper.find_min_ir_version_for(opsets),  # the oldest that can hold it
     )
     onnx.helper.set_model_props(model, {"scratchnn": json.dumps(json_ready(description))})
     onnx.checker.check_model(model, full_check=True)
