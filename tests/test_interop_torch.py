@@ -223,6 +223,20 @@ def test_to_torch_and_from_torch_round_trip_every_layer_and_the_vae(torch, rng):
     np.testing.assert_array_equal(back.predict(Xv), vae.predict(Xv))
 
 
+def test_the_twins_pickle_whole(torch, tmp_path, rng):
+    """Our own torch modules are found by name, so torch.save of a whole twin works."""
+    model = sequence_model(rng)
+    net = interop.to_torch(model)
+    torch.save(net, tmp_path / "net.pt")
+    again = torch.load(tmp_path / "net.pt", weights_only=False)
+    assert type(again[2]).__qualname__ == "TorchCausalSelfAttention"
+    ids = torch.from_numpy(rng.integers(0, 11, (2, T)))
+    np.testing.assert_array_equal(out(again(ids)), out(net(ids)))
+    vae = interop.to_torch(VAE(4, hidden=(3,), latent_dim=2, rng=0))
+    torch.save(vae, tmp_path / "vae.pt")
+    assert torch.load(tmp_path / "vae.pt", weights_only=False).config == vae.config
+
+
 def test_global_average_pooling_and_softmax_round_trip(torch, rng):
     model = snn.Sequential(
         L.Conv2D(2, 3, 3, rng=0), L.GlobalAvgPool2D(), L.Softmax(), dtype=np.float64

@@ -10,6 +10,9 @@ small ones (inside a function, since PyTorch is imported only when used):
   ``o_proj``) around ``scaled_dot_product_attention(is_causal=True)``;
 - ``TorchVAE``: scratchnn's ``encoder``, ``mu``, ``logvar`` and ``decoder`` children, with
   ``encode``, ``decode`` and a ``forward`` that takes the noise ε.
+
+They are also this module's attributes (``scratchnn.interop.torch_twins.TorchVAE``), so
+that a whole twin pickles: ``torch.save(net, path)``, ``torch.load(path, weights_only=False)``.
 """
 
 from __future__ import annotations
@@ -91,9 +94,18 @@ def torch_twins(torch: Any) -> SimpleNamespace:
             eps = torch.randn_like(mu) if eps is None else eps
             return self.decode(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
 
-    return SimpleNamespace(
-        RNNOutputs=RNNOutputs,
-        LSTMOutputs=LSTMOutputs,
-        TorchCausalSelfAttention=TorchCausalSelfAttention,
-        TorchVAE=TorchVAE,
-    )
+    twins = (RNNOutputs, LSTMOutputs, TorchCausalSelfAttention, TorchVAE)
+    for cls in twins:
+        cls.__qualname__ = cls.__name__  # pickle finds it as a module attribute (below)
+    return SimpleNamespace(**{cls.__name__: cls for cls in twins})
+
+
+_TWIN_NAMES = ("RNNOutputs", "LSTMOutputs", "TorchCausalSelfAttention", "TorchVAE")
+
+
+def __getattr__(name: str) -> Any:
+    """``torch_twins.TorchVAE`` and the others as module attributes (PEP 562), built on
+    first use: how pickle finds them, so ``torch.save(twin)`` and ``torch.load`` work."""
+    if name in _TWIN_NAMES:
+        return getattr(torch_twins(import_torch()), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
