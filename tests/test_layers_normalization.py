@@ -56,7 +56,11 @@ def test_buffers_are_state_not_parameters(rng):
     )
     names = [name for name, _, _ in model.parameters()]
     assert names == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]  # what optimizers see
-    assert [name for name, _ in model.named_buffers()] == ["1.running_mean", "1.running_var"]
+    assert [name for name, _ in model.named_buffers()] == [
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+    ]
     assert {"1.running_mean", "1.running_var"} <= set(model.state_dict())
     assert model.num_parameters == 4 * 3 + 3 + 3 + 3 + 3 * 2 + 2
 
@@ -113,3 +117,24 @@ def test_config_rebuilds():
     layer = BatchNorm2D(8, eps=1e-3, momentum=0.05)
     clone = BatchNorm2D(**layer.get_config())
     assert clone.get_config() == {"num_features": 8, "eps": 1e-3, "momentum": 0.05}
+
+
+def test_num_batches_tracked_counts_training_passes_as_torch_does(rng):
+    layer = BatchNorm2D(3)
+    X = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    for _ in range(3):
+        layer.forward(X)
+    layer.forward(X, training=False)  # evaluation does not count
+    count = layer.buffers["num_batches_tracked"]
+    assert count.dtype == np.int64 and count.shape == () and int(count) == 3
+    layer.astype(np.float64)  # a count, not a statistic: it stays an integer
+    assert layer.buffers["num_batches_tracked"].dtype == np.int64
+
+
+def test_a_state_without_num_batches_tracked_still_loads(rng):
+    """Files written before the count existed lack it; they load, the count left at 0."""
+    model = snn.Sequential(snn.Dense(2, 3, rng=0), BatchNorm1D(3))
+    old = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    fresh = snn.Sequential(snn.Dense(2, 3, rng=1), BatchNorm1D(3))
+    fresh.load_state_dict(old, strict=True)
+    assert int(fresh[1].buffers["num_batches_tracked"]) == 0

@@ -14,7 +14,8 @@ Reading order, the lesson first:
 
 Then the harness: :mod:`scratchnn.training` (``fit`` and its callbacks),
 :mod:`scratchnn.io`, :mod:`scratchnn.datasets`, :mod:`scratchnn.plotting`,
-:mod:`scratchnn.experiments`, :mod:`scratchnn.cli`.
+:mod:`scratchnn.experiments`, :mod:`scratchnn.cli`; and the way out to other libraries:
+:mod:`scratchnn.interop` (PyTorch, safetensors, ONNX) and :mod:`scratchnn.sklearn`.
 
 >>> import numpy as np
 >>> import scratchnn as snn
@@ -31,6 +32,7 @@ from . import (
     datasets,
     gradcheck,
     initializers,
+    interop,
     io,
     layers,
     loop,
@@ -51,6 +53,7 @@ from .errors import (
     TrainingInterrupted,
 )
 from .io.model_file import load_model as load
+from .io.model_file import load_weights
 from .layers import (
     AvgPool2D,
     BatchNorm1D,
@@ -156,10 +159,12 @@ __all__ = [
     "fit",
     "gradcheck",
     "initializers",
+    "interop",
     "io",
     "layers",
     "load",
     "load_checkpoint",
+    "load_weights",
     "loop",
     "losses",
     "mlp",

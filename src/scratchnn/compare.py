@@ -9,8 +9,9 @@ float64 the two loss curves then coincide to rounding error; in float32 they dri
 slowly, as any two float32 implementations do.
 
 PyTorch is optional (``pip install "scratchnn[torch]"``) and imported only when a comparison
-runs; :data:`TORCH_LAYERS` says how each layer class is translated (dense, activations,
-convolution, pooling, batch normalisation), so new layers can be added there.
+runs. The twin is :func:`scratchnn.interop.to_torch`'s (``TORCH_LAYERS`` says how each
+layer class is translated, and is re-exported here with ``import_torch``); ``to_torch``
+here also refuses active Dropout, whose masks the two libraries cannot share.
 """
 
 from __future__ import annotations
@@ -26,25 +27,11 @@ import pandas as pd
 
 from . import experiments
 from . import losses as losses_mod
-from .errors import InputError, ScratchnnError
+from .errors import InputError
+from .interop.pytorch import TORCH_LAYERS, import_torch
+from .interop.pytorch import to_torch as interop_to_torch
 from .io.atomic import write_csv, write_json
-from .layers import (
-    AvgPool2D,
-    BatchNorm1D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAvgPool2D,
-    Identity,
-    Layer,
-    LeakyReLU,
-    MaxPool2D,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from .layers import Dropout
 from .loop import evaluate
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -53,103 +40,15 @@ from .training import fit
 __all__ = ["TORCH_LAYERS", "compare_with_torch", "import_torch", "to_torch", "torch_optimizer"]
 
 
-def import_torch() -> Any:
-    """Import PyTorch, or explain how to install the optional extra."""
-    try:
-        import torch  # optional heavy dependency: only compare needs it
-    except ImportError:
-        raise ScratchnnError(
-            "scratchnn compare needs PyTorch, an optional extra: pip install 'scratchnn[torch]' "
-            "(or pip install torch==2.13.0)"
-        ) from None
-    return torch
-
-
-def _dense(layer: Dense, torch: Any) -> Any:
-    W = torch.from_numpy(layer.params["W"])
-    # created in the parameters' own dtype: going through torch's default (float32) would
-    # round float64 weights before the comparison starts
-    linear = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias, dtype=W.dtype)
-    with torch.no_grad():
-        linear.weight.copy_(W)
-        if layer.bias:
-            linear.bias.copy_(torch.from_numpy(layer.params["b"]))
-    return linear
-
-
-def _conv2d(layer: Conv2D, torch: Any) -> Any:
-    W = torch.from_numpy(layer.params["W"])
-    conv = torch.nn.Conv2d(
-        layer.in_channels,
-        layer.out_channels,
-        layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,
-        bias=layer.bias,
-        dtype=W.dtype,
-    )
-    with torch.no_grad():
-        conv.weight.copy_(W)
-        if layer.bias:
-            conv.bias.copy_(torch.from_numpy(layer.params["b"]))
-    return conv
-
-
-def _batchnorm(layer: BatchNorm1D | BatchNorm2D, torch: Any) -> Any:
-    cls = torch.nn.BatchNorm1d if isinstance(layer, BatchNorm1D) else torch.nn.BatchNorm2d
-    gamma = torch.from_numpy(layer.params["gamma"])
-    norm = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=gamma.dtype)
-    with torch.no_grad():
-        norm.weight.copy_(gamma)
-        norm.bias.copy_(torch.from_numpy(layer.params["beta"]))
-        norm.running_mean.copy_(torch.from_numpy(layer.buffers["running_mean"]))
-        norm.running_var.copy_(torch.from_numpy(layer.buffers["running_var"]))
-    return norm
-
-
-def _dropout(layer: Dropout, torch: Any) -> Any:
-    if layer.p > 0:
-        raise InputError(
-            "compare cannot match dropout masks between scratchnn and PyTorch; use --dropout 0"
-        )
-    return torch.nn.Identity()
-
-
-#: How each scratchnn layer class becomes a ``torch.nn`` module (with the same parameters).
-TORCH_LAYERS: dict[type[Layer], Callable[[Any, Any], Any]] = {
-    Dense: _dense,
-    ReLU: lambda layer, torch: torch.nn.ReLU(),
-    LeakyReLU: lambda layer, torch: torch.nn.LeakyReLU(layer.negative_slope),
-    Tanh: lambda layer, torch: torch.nn.Tanh(),
-    Sigmoid: lambda layer, torch: torch.nn.Sigmoid(),
-    Identity: lambda layer, torch: torch.nn.Identity(),
-    Flatten: lambda layer, torch: torch.nn.Flatten(),
-    Dropout: _dropout,
-    Conv2D: _conv2d,
-    MaxPool2D: lambda layer, torch: torch.nn.MaxPool2d(layer.kernel_size, layer.stride),
-    AvgPool2D: lambda layer, torch: torch.nn.AvgPool2d(layer.kernel_size, layer.stride),
-    GlobalAvgPool2D: lambda layer, torch: torch.nn.Sequential(
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
-    ),
-    BatchNorm1D: _batchnorm,
-    BatchNorm2D: _batchnorm,
-}
-
-
 def to_torch(model: Sequential, torch: Any | None = None) -> Any:
-    """A ``torch.nn.Sequential`` twin of ``model`` holding copies of its current parameters."""
-    torch = torch or import_torch()
-    modules = []
+    """:func:`scratchnn.interop.to_torch`, refusing active Dropout: its masks cannot match."""
     for i, layer in enumerate(model):
-        convert = TORCH_LAYERS.get(type(layer))
-        if convert is None:
+        if isinstance(layer, Dropout) and layer.p > 0:
             raise InputError(
-                f"layer {i} ({type(layer).__name__}) has no PyTorch twin in "
-                "scratchnn.compare.TORCH_LAYERS; add one there to compare this model"
+                f"layer {i}: compare cannot match dropout masks between scratchnn and "
+                "PyTorch; use --dropout 0"
             )
-        modules.append(convert(layer, torch))
-    dtype = torch.float64 if model.dtype == np.float64 else torch.float32
-    return torch.nn.Sequential(*modules).to(dtype)
+    return interop_to_torch(model, torch)
 
 
 def torch_optimizer(optimizer: Optimizer, parameters: Any, torch: Any) -> Any:

@@ -107,7 +107,13 @@ class Model(Module):
         return fit(self, X, y, **kwargs)
 
     def save(self, path: Any) -> None:
-        """Save architecture, parameters and :attr:`metadata` to one ``.npz`` (atomic, no pickle)."""
+        """Save architecture, parameters and :attr:`metadata` to one file (atomic, no pickle).
+
+        A scratchnn ``.npz`` file, or, for a path ending in ``.safetensors``, a safetensors
+        file whose tensors carry PyTorch's names (``"0.weight"``): ``torch.nn`` twins load
+        it with ``load_state_dict`` (:mod:`scratchnn.io.safetensors_file`). Both reload
+        with :func:`scratchnn.load`.
+        """
         save_model(self, path, **self.metadata)
 
 

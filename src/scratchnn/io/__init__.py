@@ -4,7 +4,9 @@
   one JSON writer and the one CSV writer;
 - :mod:`scratchnn.io.npz`: the container, parsed by hand so that opening a file never
   runs code;
-- :mod:`scratchnn.io.model_file`: a model's architecture and parameters in that container.
+- :mod:`scratchnn.io.model_file`: a model's architecture and parameters in that container
+  (or, for a ``.safetensors`` path, in that one: :mod:`scratchnn.io.safetensors_file`,
+  the arrays under PyTorch's names from :mod:`scratchnn.io.torch_names`).
 """
 
 from .atomic import (
@@ -15,7 +17,7 @@ from .atomic import (
     write_csv,
     write_json,
 )
-from .model_file import build_model, load_model, save_model
+from .model_file import build_model, load_model, load_weights, save_model
 from .npz import FORMAT_NAME, FORMAT_VERSION, read_npz, write_npz
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "build_model",
     "json_ready",
     "load_model",
+    "load_weights",
     "read_npz",
     "remove_stale_temporaries",
     "save_model",

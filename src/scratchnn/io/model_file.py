@@ -13,6 +13,11 @@ Loading rebuilds the architecture from JSON and requires every parameter and buf
 the right shape: a partial load is an error, never silent. Files of format version 1
 (scratchnn 0.1, whose architecture was the bare config of a Sequential or a VAE) load too.
 
+A path ending in ``.safetensors`` is written and read in that format instead
+(:mod:`scratchnn.io.safetensors_file`): the same description as metadata, the arrays under
+PyTorch's names. :func:`load_weights` loads the weights of either kind of file, a PyTorch
+export included, into a model you build.
+
 >>> import tempfile, pathlib, numpy as np
 >>> from scratchnn.models import mlp
 >>> model = mlp([4, 8, 3], rng=0)
@@ -34,8 +39,21 @@ from ..errors import InputError, ModelFileError, ScratchnnError
 from ..layers.base import Module
 from ..registry import MODULES
 from .npz import read_npz, write_npz
+from .safetensors_file import SUFFIX, read_safetensors, write_safetensors
+from .torch_names import checked_state, from_torch_state, to_torch_state
 
-__all__ = ["architecture", "build_model", "load_model", "model_class_and_config", "save_model"]
+__all__ = [
+    "architecture",
+    "build_model",
+    "load_model",
+    "load_weights",
+    "model_class_and_config",
+    "save_model",
+]
+
+
+def _is_safetensors(path: str | os.PathLike[str]) -> bool:
+    return os.fspath(path).lower().endswith(SUFFIX)
 
 
 def architecture(model: Module) -> dict[str, Any]:
@@ -47,10 +65,15 @@ def save_model(model: Module, path: str | os.PathLike[str], /, **extra: Any) -> 
     """Save ``model`` (architecture, parameters, buffers) and JSON-able ``extra`` metadata atomically.
 
     ``model`` and ``path`` are positional-only, so that metadata may use any key, ``"model"``
-    and ``"path"`` included.
+    and ``"path"`` included. A ``path`` ending in ``.safetensors`` is written in that format,
+    with PyTorch's names for the arrays; any other path is a scratchnn ``.npz`` file.
     """
+    meta = {"kind": "model", "architecture": architecture(model), "extra": extra}
+    if _is_safetensors(path):
+        write_safetensors(path, meta, to_torch_state(model))
+        return
     arrays = {f"param/{name}": value for name, value in model.state_dict().items()}
-    write_npz(path, {"kind": "model", "architecture": architecture(model), "extra": extra}, arrays)
+    write_npz(path, meta, arrays)
 
 
 def model_class_and_config(arch: Any) -> tuple[type[Module], dict[str, Any]]:
@@ -81,6 +104,13 @@ def build_model(
 ) -> Module:
     """The model held by what :func:`~scratchnn.io.npz.read_npz` returned (``path`` only
     names the file in errors)."""
+    model = _rebuild(meta, path)
+    _load_state(model, _npz_state(arrays), path)
+    return model
+
+
+def _rebuild(meta: dict[str, Any], path: str | os.PathLike[str]) -> Module:
+    """The untrained model ``meta`` describes, its ``metadata`` set."""
     if not isinstance(meta.get("architecture"), dict):
         raise ModelFileError(f"{path}: holds no model architecture")
     try:
@@ -88,23 +118,70 @@ def build_model(
         model = cls.from_config(config)
     except (ScratchnnError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
-    state = {
+    extra = meta.get("extra", {})
+    model.metadata = extra if isinstance(extra, dict) else {}
+    return model
+
+
+def _npz_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
         key[len("param/") :]: value for key, value in arrays.items() if key.startswith("param/")
     }
+
+
+def _load_state(model: Module, state: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except (ScratchnnError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: parameters do not match the architecture ({exc})") from None
-    extra = meta.get("extra", {})
-    model.metadata = extra if isinstance(extra, dict) else {}
-    return model
 
 
 def load_model(path: str | os.PathLike[str]) -> Module:
     """Rebuild a model saved by :func:`save_model` (or inside a checkpoint).
 
     The architecture is rebuilt from JSON and every parameter and buffer must be present
-    with the right shape: a partial load is an error, never silent.
+    with the right shape: a partial load is an error, never silent. A ``.safetensors``
+    file must hold scratchnn's metadata; one without it (a PyTorch export) has no
+    architecture to rebuild: build the model and call :func:`load_weights`.
     """
-    meta, arrays = read_npz(path)
-    return build_model(meta, arrays, path)
+    if not _is_safetensors(path):
+        meta, arrays = read_npz(path)
+        return build_model(meta, arrays, path)
+    meta, tensors = read_safetensors(path)
+    if meta is None:
+        raise ModelFileError(
+            f"{path}: holds weights but no scratchnn architecture (a PyTorch export?); "
+            "build the model and call scratchnn.load_weights(model, path)"
+        )
+    model = _rebuild(meta, path)
+    _load_state(model, from_torch_state(model, tensors, path), path)
+    return model
+
+
+def load_weights(model: Module, path: str | os.PathLike[str]) -> Module:
+    """Copy the weights of the file at ``path`` into ``model``, in place; returns ``model``.
+
+    ``path`` is a ``.safetensors`` file, whether scratchnn or PyTorch wrote it (its tensors
+    named as in PyTorch, :mod:`scratchnn.io.torch_names`), or a scratchnn ``.npz`` model
+    file; an architecture it describes is ignored. Every parameter and buffer of ``model``
+    must be in the file with its shape, and nothing else: a missing, unexpected or
+    mis-shaped tensor is a one-line :class:`~scratchnn.errors.ModelFileError` naming it.
+
+    >>> import tempfile, pathlib, numpy as np
+    >>> from scratchnn.models import mlp
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "weights.safetensors"
+    >>> mlp([4, 8, 3], rng=0).save(path)
+    >>> model = load_weights(mlp([4, 8, 3], rng=1), path)
+    >>> load_weights(mlp([4, 16, 3]), path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    scratchnn.errors.ModelFileError: ...: tensor '0.weight' has shape (8, 4), but this Sequential's 0.W has (16, 4); build the model the weights came from
+    """
+    if _is_safetensors(path):
+        _, tensors = read_safetensors(path)
+        state = from_torch_state(model, tensors, path)
+    else:
+        _, arrays = read_npz(path)
+        state = checked_state(model, _npz_state(arrays), path)
+    _load_state(model, state, path)
+    return model

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError, ModelFileError
 from .atomic import atomic_write
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "META_KEY", "read_npz", "write_npz"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "META_KEY", "parse_meta", "read_npz", "write_npz"]
 
 FORMAT_NAME = "scratchnn"
 #: Incremented whenever the file layout changes; newer files are refused with a clear error.
@@ -163,10 +163,16 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
         raise ModelFileError(f"{path}: not a scratchnn file (no {META_KEY} entry)")
     if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
         raise ModelFileError(f"{path}: unreadable metadata (not a JSON string)")
+    return parse_meta(str(meta_array), path), arrays
+
+
+def parse_meta(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON metadata of a scratchnn file (``.npz`` or ``.safetensors``), checked: the
+    format name, and a version this scratchnn reads. One-line errors name ``path``."""
     try:
-        meta = json.loads(str(meta_array))
+        meta = json.loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise ModelFileError(f"{path}: unreadable metadata ({exc})") from None
+        raise ModelFileError(f"{path}: unreadable metadata (not JSON: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a scratchnn file")
     version = meta.get("version")
@@ -177,4 +183,4 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
             f"{path}: format version {version} is newer than this scratchnn reads "
             f"({FORMAT_VERSION}); upgrade scratchnn"
         )
-    return meta, arrays
+    return meta

@@ -100,6 +100,9 @@ class Module:
     has_training_mode: ClassVar[bool] = False
     #: Short names this class is also registered under (``"relu"`` for ReLU).
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: Buffers that files written before they existed lack (BatchNorm's
+    #: ``num_batches_tracked``): a strict load keeps their current value, as PyTorch does.
+    optional_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -193,7 +196,8 @@ class Module:
         return int(sum(param.size for _, param, _ in self.parameters()))
 
     def astype(self, dtype: Any) -> Module:
-        """Convert every parameter, gradient and buffer of the tree to ``dtype``; returns self."""
+        """Convert every parameter, gradient and floating buffer of the tree to ``dtype``
+        (a count such as BatchNorm's ``num_batches_tracked`` stays an integer); returns self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise InputError(f"dtype must be a floating type such as float32, got {dtype}")
@@ -202,7 +206,8 @@ class Module:
                 module.params[key] = np.ascontiguousarray(module.params[key], dtype=dtype)
                 module.grads[key] = np.zeros_like(module.params[key])
             for key in list(module.buffers):
-                module.buffers[key] = np.ascontiguousarray(module.buffers[key], dtype=dtype)
+                if module.buffers[key].dtype.kind == "f":
+                    module.buffers[key] = np.ascontiguousarray(module.buffers[key], dtype=dtype)
             if isinstance(getattr(module, "dtype", None), np.dtype):
                 module.dtype = dtype
         return self
@@ -219,12 +224,18 @@ class Module:
         """Copy parameters and buffers in place from ``state``; every key and shape must match.
 
         With ``strict=False`` keys missing from ``state`` are left as they are; unknown keys
-        and shape mismatches are always errors.
+        and shape mismatches are always errors. A module's :attr:`optional_buffers` may be
+        missing even with ``strict=True`` (files written before the buffer existed).
         """
         own = {name: param for name, param, _ in self.parameters()}
         own.update(self.named_buffers())
+        optional = {
+            f"{path}{key}"
+            for path, module in self.named_modules()
+            for key in module.optional_buffers
+        }
         unknown = sorted(set(state) - set(own))
-        missing = sorted(set(own) - set(state))
+        missing = sorted(set(own) - set(state) - optional)
         if unknown or (strict and missing):
             raise ShapeError(
                 f"state does not fit this model: missing {missing or 'none'}, "

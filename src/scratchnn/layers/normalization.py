@@ -31,7 +31,11 @@ class _BatchNorm(Layer):
     ----------
     params : ``gamma`` (``γ``, ones) and ``beta`` (``β``, zeros), shape ``(num_features,)``.
     buffers : ``running_mean`` (zeros) and ``running_var`` (ones): not trained, but saved
-        and loaded with the model.
+        and loaded with the model; and ``num_batches_tracked``, an int64 count of the
+        training-mode forward passes, as PyTorch keeps it (PyTorch uses it only with
+        ``momentum=None``, a cumulative average scratchnn does not offer; it is kept so that
+        a state dict carries the same entries in both). Files written before the count
+        existed load with it at 0.
 
     Math
     ----
@@ -41,6 +45,7 @@ class _BatchNorm(Layer):
         training  μ  = ⟨X⟩                σ² = ⟨(X - μ)²⟩           (biased: divides by m)
                   running_mean ← (1 - momentum)·running_mean + momentum·μ
                   running_var  ← (1 - momentum)·running_var  + momentum·σ²·m/(m - 1)  (unbiased)
+                  num_batches_tracked ← num_batches_tracked + 1
         eval      μ, σ² = running_mean, running_var
         forward   X̂  = (X - μ) / √(σ² + ε)
                   Y  = γ X̂ + β
@@ -57,6 +62,7 @@ class _BatchNorm(Layer):
     """
 
     has_training_mode = True
+    optional_buffers = ("num_batches_tracked",)
     #: axes the statistics are taken over; every other axis is a feature axis
     _axes: tuple[int, ...] = (0,)
     _ndim = 2
@@ -92,6 +98,7 @@ class _BatchNorm(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.buffers["running_mean"] = np.zeros(self.num_features, dtype=dtype)
         self.buffers["running_var"] = np.ones(self.num_features, dtype=dtype)
+        self.buffers["num_batches_tracked"] = np.zeros((), dtype=np.int64)
         self._Xhat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
         self._training = True
@@ -131,6 +138,7 @@ class _BatchNorm(Layer):
             running_mean += mom * mu
             running_var *= 1 - mom
             running_var += mom * var * (m / (m - 1))  # unbiased, as PyTorch keeps it
+            self.buffers["num_batches_tracked"] += 1
         else:
             mu, var = self.buffers["running_mean"], self.buffers["running_var"]
             centred = X - mu.reshape(shape)
