@@ -24,7 +24,17 @@ from ..errors import ScratchnnError, TrainingInterrupted
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Modules of :mod:`scratchnn.cli`, each with ``register(subparsers)``.
-COMMANDS = ["demo", "train", "evaluate", "predict", "datasets", "download", "compare", "vae"]
+COMMANDS = [
+    "demo",
+    "train",
+    "evaluate",
+    "predict",
+    "sample",
+    "datasets",
+    "download",
+    "compare",
+    "vae",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
