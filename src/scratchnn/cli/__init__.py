@@ -29,6 +29,7 @@ COMMANDS = [
     "train",
     "evaluate",
     "predict",
+    "sample",
     "datasets",
     "download",
     "compare",

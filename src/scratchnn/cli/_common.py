@@ -28,6 +28,16 @@ __all__ = [
     "positive_int",
 ]
 
+#: Config keys set by the options of the language models (``--dataset names``).
+LANGUAGE_OPTIONS = (
+    "block_size",
+    "embed_dim",
+    "num_heads",
+    "num_layers",
+    "steps_per_epoch",
+    "warmup_steps",
+)
+
 #: Config keys set by the options below (model-specific ones come from ``ModelSpec.options``).
 COMMON_OPTIONS = (
     "dataset",
@@ -50,6 +60,7 @@ COMMON_OPTIONS = (
     "weight_decay",
     "epochs",
     "batch_size",
+    *LANGUAGE_OPTIONS,
 )
 
 
@@ -161,7 +172,8 @@ def add_data_arguments(
     group.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="directory with the MNIST-format IDX files (else $SCRATCHNN_DATA/NAME, then the cache)",
+        help="directory with the MNIST-format IDX files, or names.txt for --dataset names "
+        "(else $SCRATCHNN_DATA/NAME, then the cache)",
     )
     group.add_argument(
         "--n", type=positive_int, metavar="N", help="points to generate (synthetic datasets)"
@@ -209,15 +221,18 @@ def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = Tr
     if choose_model:
         group.add_argument(
             "--model",
-            choices=sorted(experiments.MODELS),
-            help="architecture (default mlp): "
-            + "; ".join(f"{s.name}: {s.description}" for s in experiments.MODELS.values()),
+            choices=sorted({*experiments.MODELS, *experiments.LANGUAGE_MODELS}),
+            help="architecture (default mlp; gpt for --dataset names): "
+            + "; ".join(f"{s.name}: {s.description}" for s in experiments.MODELS.values())
+            + "; for --dataset names (language models): "
+            + "; ".join(f"{s.name}: {s.description}" for s in experiments.LANGUAGE_MODELS.values()),
         )
     group.add_argument(
         "--hidden",
         type=hidden_sizes,
         metavar="SIZES",
-        help="hidden layer sizes, e.g. 16,16 (default per dataset; 'none' for no hidden layer)",
+        help="hidden layer sizes, e.g. 16,16 (default per dataset; 'none' for no hidden layer); "
+        "one size for a language model (mlp 200, rnn and lstm 128)",
     )
     group.add_argument(
         "--activation",
@@ -234,6 +249,50 @@ def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = Tr
         adder = spec.add_arguments or BUILT_IN_MODEL_ARGUMENTS.get(spec.name)
         if adder is not None:
             adder(group)
+    add_language_model_arguments(parser)
+
+
+def add_language_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the language models (``--dataset names --model gpt|lstm|rnn|mlp|bigram``)."""
+    group = parser.add_argument_group(
+        "language models (--dataset names)",
+        "gpt, rnn and lstm train on random windows of --block-size characters of the "
+        "training names joined by '.': an epoch is --steps-per-epoch steps over a fixed set "
+        "of steps-per-epoch × batch-size windows, drawn once from --seed and visited in a new "
+        "order each epoch (defaults: 6 epochs of 500 steps of 32 windows of 16 characters, "
+        "3,000 steps). mlp trains on every (--block-size characters -> next) pair and bigram "
+        "on every pair of consecutive characters: an epoch is every pair once. The losses "
+        "(val_loss, test_loss) are over whole names, in nats per character.",
+    )
+    group.add_argument(
+        "--block-size",
+        type=positive_int,
+        metavar="T",
+        help="characters of context: gpt's context and the windows of gpt, rnn and lstm (16), "
+        "the mlp's window (3)",
+    )
+    group.add_argument(
+        "--embed-dim",
+        type=positive_int,
+        metavar="D",
+        help="embedding width (gpt 64, rnn/lstm 32, mlp 10)",
+    )
+    group.add_argument(
+        "--num-heads", type=positive_int, metavar="H", help="gpt: attention heads (4)"
+    )
+    group.add_argument("--num-layers", type=positive_int, metavar="L", help="gpt: blocks (2)")
+    group.add_argument(
+        "--steps-per-epoch",
+        type=positive_int,
+        metavar="K",
+        help="gpt, rnn, lstm: steps per epoch, over steps-per-epoch × batch-size windows (500)",
+    )
+    group.add_argument(
+        "--warmup-steps",
+        type=non_negative_int,
+        metavar="W",
+        help="steps of linear warm-up of --lr-schedule warmup_cosine (100)",
+    )
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -248,14 +307,19 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=positive_float, help="learning rate (default per dataset)")
     group.add_argument(
         "--lr-schedule",
-        choices=("constant", "cosine"),
+        choices=("constant", "cosine", "warmup_cosine"),
         help="learning rate per epoch: constant, or cosine decay from --lr to 0 over --epochs "
-        "(default per dataset: cosine for MNIST)",
+        "(default per dataset: cosine for MNIST); for a language model per step, and "
+        "warmup_cosine (its default): linear over --warmup-steps, then cosine to 10 %% of --lr",
     )
     group.add_argument(
         "--weight-decay", type=non_negative_float, metavar="λ", help="L2 weight decay (0)"
     )
-    group.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    group.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="passes over the training set (gpt, rnn, lstm: epochs of --steps-per-epoch steps)",
+    )
     group.add_argument("--batch-size", type=positive_int, help="examples per step")
     add_threads_argument(group)
 
@@ -296,12 +360,17 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def option_keys() -> list[str]:
+    """The config keys of every option: the common ones, then every model's own."""
+    keys = list(COMMON_OPTIONS)
+    for spec in [*experiments.MODELS.values(), *experiments.LANGUAGE_MODELS.values()]:
+        keys += [k for k in spec.options if k not in keys]
+    return keys
+
+
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The resolved configuration for the parsed options (dataset defaults filled in)."""
-    keys = list(COMMON_OPTIONS)
-    for spec in experiments.MODELS.values():
-        keys += [k for k in spec.options if k not in keys]
-    return experiments.resolve_config(namespace_options(args, keys))
+    return experiments.resolve_config(namespace_options(args, option_keys()))
 
 
 def namespace_options(args: argparse.Namespace, keys: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from .. import experiments
-from ..datasets import REMOTE_DATASETS, cache_dir, find_mnist, save_csv
+from ..datasets import REMOTE_DATASETS, cache_dir, find_mnist, find_names, save_csv
 from ..errors import InputError
 from ._common import non_negative_int, positive_int
 
@@ -36,9 +36,30 @@ def _where(name: str, data_dir: str | None) -> str:
         return f"not found (looked in {', '.join(places)}; {hint})"
 
 
+def _where_text(data_dir: str | None) -> str:
+    """Where ``--dataset names`` finds names.txt, or where it looked."""
+    try:
+        return str(find_names(data_dir))
+    except InputError as exc:
+        return f"not found ({str(exc).split(';')[0]})"
+
+
+def _text_row(info: experiments.DatasetInfo, data_dir: str | None) -> tuple[str, ...]:
+    config = experiments.resolve_config({"dataset": info.name})
+    epochs = f"{config['epochs']} epochs of {config['steps_per_epoch']} steps"
+    train = (
+        f"{config['model']}, lr {config['lr']:g} {config['lr_schedule']}, {epochs} of "
+        f"{config['batch_size']}"
+    )
+    return (info.name, "text", f"{info.n:,}", train, info.description, _where_text(data_dir))
+
+
 def _list(args: argparse.Namespace) -> int:
     rows = []
     for info in experiments.DATASETS.values():
+        if info.kind == "text":
+            rows.append(_text_row(info, args.data_dir))
+            continue
         defaults = {**experiments.DEFAULTS, **info.defaults}
         hidden = ",".join(map(str, defaults["hidden"]))
         if info.kind == "synthetic":
@@ -57,6 +78,10 @@ def _list(args: argparse.Namespace) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5])
     print("\nAny CSV file works too: --dataset PATH.csv --target COLUMN (default 'label').")
+    print(
+        "names trains a language model: --model gpt (default), lstm, rnn, mlp or bigram; "
+        "'scratchnn train --help' lists their options."
+    )
     return 0
 
 

@@ -3,11 +3,19 @@
     scratchnn evaluate --model runs/circle/model.npz --dataset circle --n 200000
     scratchnn evaluate --model runs/mnist --dataset mnist --data-dir ../shared/data/mnist
     scratchnn evaluate --model runs/pets/model.npz --dataset new_pets.csv
+    scratchnn evaluate --model runs/gpt --input names.txt --skip-unknown
 
 The inputs go through the scaling saved with the model. For a synthetic dataset the model
 meets a fresh sample it never saw (and, for circle and square, the best possible accuracy on
 that same sample is reported next to its own); for MNIST-format data the official test set;
 for a CSV file every row, with the model's feature columns and label names.
+
+A language model (``scratchnn train --dataset names``) scores a text file of names, one a
+line (``--input``): ``loss`` is the mean negative log-likelihood of each whole name, from
+the boundary ``.`` through its closing ``.``, in nats per character
+(:func:`scratchnn.experiments.name_loss`, the unit of the run's ``val_loss`` and
+``test_loss``). A name with a character the model never saw is an error, or with
+``--skip-unknown`` left out and counted.
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import experiments
+from ..datasets import read_lines
 from ..errors import InputError, ShapeError
 from ..io.atomic import json_ready, write_json
 from ..io.model_file import load_model
 from ..loop import evaluate
 from ..model import Sequential
+from ..models.lm import LanguageModel
 from ..training.checkpoint import CHECKPOINT_FILE
 from ._common import add_model_file_argument, non_negative_int, positive_int
 
@@ -95,9 +105,66 @@ def check_feature_count(model: Sequential, path: Path, X: np.ndarray, source: ob
     )
 
 
+def _report(report: dict, output: str | None) -> int:
+    text = json.dumps(json_ready(report), indent=2)
+    if output:
+        write_json(output, report)
+    print(text)
+    return 0
+
+
+def _evaluate_names(args: argparse.Namespace, path: Path, model: LanguageModel) -> int:
+    """``--input FILE``: a language model's loss over whole names, in nats per character."""
+    tokenizer = experiments.text.tokenizer_of(model, path)
+    names = read_lines(args.input)
+    kept, unknown = experiments.text.scorable(model, names, tokenizer)
+    if unknown and not args.skip_unknown:
+        first = unknown[0]
+        char = next(c for c in first if c not in tokenizer.stoi or c == tokenizer.boundary)
+        raise InputError(
+            f"{args.input}: name {first!r} (number {names.index(first) + 1}) has the character "
+            f"{char!r}, which the model never saw (its vocabulary: "
+            f"{''.join(tokenizer.itos[1:])}); pass --skip-unknown to skip such names "
+            f"({len(unknown):,} of {len(names):,})"
+        )
+    if not kept:
+        raise InputError(
+            f"{args.input}: every one of its {len(names):,} names has a character the model "
+            "never saw; nothing to score"
+        )
+    loss, characters = experiments.name_loss(model, kept, tokenizer)
+    report = {
+        "model": str(path),
+        "input": str(args.input),
+        "names": len(kept),
+        "skipped": len(unknown),
+        "characters": characters,
+        "loss": loss,
+        "loss_unit": "nats per character",
+        "bits_per_character": loss / math.log(2),
+        "perplexity": math.exp(loss),
+        "uniform_loss": math.log(tokenizer.vocab_size),
+    }
+    return _report(report, args.output)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.input is not None and args.dataset is not None:
+        raise InputError("pass --dataset (features, images) or --input (names), not both")
+    if args.input is None and args.dataset is None:
+        raise InputError(
+            "what to evaluate on? pass --dataset NAME|PATH.csv, or --input FILE (one name a "
+            "line) for a language model"
+        )
     path = model_path(args.model)
     model = load_model(path)
+    if args.input is not None:
+        return _evaluate_names(args, path, model)
+    if isinstance(model, LanguageModel):
+        raise InputError(
+            f"{path}: a language model scores names, not --dataset {args.dataset}; pass "
+            "--input FILE with one name a line"
+        )
     meta = model.metadata
     X, y, described = experiments.load_evaluation_data(
         meta, args.dataset, data_dir=args.data_dir, n=args.n, seed=args.seed, target=args.target
@@ -125,22 +192,30 @@ def _evaluate(args: argparse.Namespace) -> int:
             report["gap_points"] = 100 * (report["best_possible_accuracy"] - result.accuracy)
         else:
             report["best_possible_loss"] = float(np.mean((best - y) ** 2))
-    text = json.dumps(json_ready(report), indent=2)
-    if args.output:
-        write_json(args.output, report)
-    print(text)
-    return 0
+    return _report(report, args.output)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "evaluate",
-        help="print a trained model's loss and accuracy on a dataset as JSON",
-        description="Print a trained model's loss and accuracy on a dataset as JSON.",
+        help="print a trained model's loss and accuracy on a dataset (or a language model's "
+        "loss on a file of names) as JSON",
+        description="Print a trained model's loss and accuracy on a dataset as JSON; for a "
+        "language model, its loss in nats per character on a file of names (--input).",
     )
     add_model_file_argument(parser)
+    parser.add_argument("--dataset", metavar="NAME|PATH.csv", help="dataset name or CSV file")
     parser.add_argument(
-        "--dataset", required=True, metavar="NAME|PATH.csv", help="dataset name or CSV file"
+        "--input",
+        metavar="FILE",
+        help="language models: a text file of names, one a line, scored over whole names "
+        "(loss in nats per character)",
+    )
+    parser.add_argument(
+        "--skip-unknown",
+        action="store_true",
+        help="with --input: skip (and count) the names with characters the model never saw, "
+        "instead of stopping at the first",
     )
     parser.add_argument("--data-dir", metavar="DIR", help="directory of MNIST-format files")
     parser.add_argument(

@@ -4,6 +4,7 @@
     scratchnn train --dataset mnist --hidden 524,124 --epochs 10 --batch-size 250 --lr 1e-3 \\
         --data-dir ../shared/data/mnist --out runs/mnist
     scratchnn train --resume runs/mnist --epochs 20     # continue that run, exactly
+    scratchnn train --dataset names --model gpt --out runs/gpt   # a character-level GPT
 
 writes ``config.json``, ``checkpoint.npz``, ``history.csv``, ``metrics.json``, ``model.npz``
 and the plots into ``--out`` (see :mod:`scratchnn.experiments`), shows a progress bar per
@@ -17,6 +18,12 @@ the current step and save the checkpoint and the results so far (``metrics.json`
 ``"status": "interrupted"`` and where). A diverging run (NaN or infinite loss or gradient)
 stops with exit code 2, naming the epoch and batch; ``--clip-norm`` or a smaller ``--lr``
 helps.
+
+``--dataset names`` trains a language model (``--model gpt``, the default, ``lstm``,
+``rnn``, ``mlp`` or ``bigram``; :mod:`scratchnn.experiments.language`): the run folder adds
+``samples.txt`` (20 sampled names) and, for the GPT, ``attention.png``; ``val_loss`` and
+``test_loss`` are in nats per character over whole names. ``scratchnn sample RUN`` draws
+more names, ``scratchnn evaluate --model RUN --input FILE`` scores a file of names.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ from .. import experiments
 from ..errors import DivergenceError, InputError, OutputError, TrainingInterrupted
 from ..training.checkpoint import CHECKPOINT_FILE
 from ._common import (
-    COMMON_OPTIONS,
     add_data_arguments,
     add_model_arguments,
     add_output_arguments,
@@ -42,6 +48,7 @@ from ._common import (
     apply_threads,
     config_from_args,
     non_negative_int,
+    option_keys,
     positive_float,
 )
 
@@ -55,9 +62,7 @@ def _resume_command(run_dir: Path) -> str:
 
 
 def _options_given(args: argparse.Namespace) -> list[str]:
-    keys = [*COMMON_OPTIONS, "clip_norm", "out"]
-    for spec in experiments.MODELS.values():
-        keys += [k for k in spec.options if k not in keys]
+    keys = [*option_keys(), "clip_norm", "out"]
     given = [k for k in keys if k not in _WITH_RESUME and getattr(args, k, None) is not None]
     if args.overwrite:
         given.append("overwrite")

@@ -38,6 +38,12 @@ Extension points for other commands
   training starts, and exposes each step (:func:`prepare_experiment`, :func:`finish_run`);
   ``config["lr_schedule"]`` and :func:`make_schedule` give the learning-rate schedule, which
   depends on ``epochs``.
+- **A language model** (``--dataset names --model gpt``): a text dataset resolves with its
+  own defaults (:data:`TEXT_DEFAULTS`, then the :class:`LanguageModelSpec`'s) and
+  :func:`run_training` hands it to :func:`run_language_training`, which writes the same run
+  folder plus ``samples.txt`` (and ``attention.png`` for a GPT), with ``val_loss`` and
+  ``test_loss`` in nats per character over whole names (:func:`name_loss`). Register
+  another with ``register_language_model(LanguageModelSpec("name", build, layout=...))``.
 - **Checkpoints and resume**: :func:`run_training` has ``fit`` keep ``checkpoint.npz`` in the
   run folder (every epoch by default); :func:`resume_training` (``scratchnn train --resume
   DIR``) reads ``config.json`` and the checkpoint (:func:`open_run`) and makes the same
@@ -58,25 +64,61 @@ Modules, in reading order (each imports only the ones above it):
    ready to train;
 7. :mod:`~scratchnn.experiments.results`: ``metrics.json`` and the summary table;
 8. :mod:`~scratchnn.experiments.plots`: the figures of a run;
-9. :mod:`~scratchnn.experiments.driver`: :func:`run_training`, :func:`resume_training`,
-   :func:`finish_run`.
+9. :mod:`~scratchnn.experiments.session`: one ``fit`` in a run folder, and what a stop
+   (Ctrl-C, divergence, a full disk) leaves behind;
+10. :mod:`~scratchnn.experiments.text`: the names for the language models, split by name,
+    laid out per model, and :func:`name_loss`, their score over whole names;
+11. :mod:`~scratchnn.experiments.language`: :func:`run_language_training`, a language
+    model's run folder;
+12. :mod:`~scratchnn.experiments.driver`: :func:`run_training`, :func:`resume_training`,
+    :func:`finish_run`.
 
 Random streams: one ``seed`` drives everything, split into independent streams by purpose
-(:func:`rng_for`): generating the data, splitting it, initialising the weights, shuffling
-batches, and drawing a fresh evaluation sample that training never saw.
+(:func:`rng_for`): generating the data (a language model's training windows), splitting it,
+initialising the weights, shuffling batches, drawing a fresh evaluation sample that
+training never saw, and sampling from a language model.
 """
 
 from __future__ import annotations
 
 from ..io.atomic import json_ready, write_csv, write_json
-from .config import DEFAULTS, loss_and_outputs, make_optimizer, make_schedule, resolve_config
+from .config import (
+    DEFAULTS,
+    STEP_SCHEDULES,
+    TEXT_DEFAULTS,
+    is_text_config,
+    loss_and_outputs,
+    make_optimizer,
+    make_schedule,
+    make_step_schedule,
+    resolve_config,
+)
 from .data import DATASETS, Data, DatasetInfo, load_dataset, load_evaluation_data, rng_for
-from .driver import RunResult, finish_run, resume_training, run_training
+from .driver import finish_run, resume_training, run_training
 from .experiment import Experiment, prepare_experiment
-from .plots import write_plots
-from .registry import MODELS, ModelRequest, ModelSpec, describe_model, register_model
+from .language import (
+    LanguageExperiment,
+    finish_language_run,
+    prepare_language_experiment,
+    run_language_training,
+)
+from .plots import write_language_plots, write_plots
+from .registry import (
+    LANGUAGE_MODELS,
+    MODELS,
+    LanguageModelRequest,
+    LanguageModelSpec,
+    ModelRequest,
+    ModelSpec,
+    describe_language_model,
+    describe_model,
+    register_language_model,
+    register_model,
+)
 from .results import format_number, format_percent, run_metrics, summary_rows, summary_table
 from .run_dir import RUN_FILES, make_run_dir, open_run, read_run_config
+from .session import RunResult
+from .text import TextData, load_text_data, name_loss, sample_names, training_arrays
 from .transform import (
     apply_preprocess,
     fit_preprocess,
@@ -91,42 +133,61 @@ write_history = write_csv
 __all__ = [
     "DATASETS",
     "DEFAULTS",
+    "LANGUAGE_MODELS",
     "MODELS",
     "RUN_FILES",
+    "STEP_SCHEDULES",
+    "TEXT_DEFAULTS",
     "Data",
     "DatasetInfo",
     "Experiment",
+    "LanguageExperiment",
+    "LanguageModelRequest",
+    "LanguageModelSpec",
     "ModelRequest",
     "ModelSpec",
     "RunResult",
+    "TextData",
     "apply_preprocess",
+    "describe_language_model",
     "describe_model",
+    "finish_language_run",
     "finish_run",
     "fit_preprocess",
     "format_number",
     "format_percent",
+    "is_text_config",
     "json_ready",
     "load_dataset",
     "load_evaluation_data",
+    "load_text_data",
     "loss_and_outputs",
     "make_optimizer",
     "make_run_dir",
     "make_schedule",
+    "make_step_schedule",
+    "name_loss",
     "open_run",
     "outputs_to_labels",
     "outputs_to_probabilities",
     "predict_outputs",
     "prepare_experiment",
+    "prepare_language_experiment",
     "read_run_config",
+    "register_language_model",
     "register_model",
     "resolve_config",
     "resume_training",
     "rng_for",
+    "run_language_training",
     "run_metrics",
     "run_training",
+    "sample_names",
     "summary_rows",
     "summary_table",
+    "training_arrays",
     "write_history",
     "write_json",
+    "write_language_plots",
     "write_plots",
 ]

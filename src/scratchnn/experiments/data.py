@@ -43,11 +43,11 @@ __all__ = [
 ]
 
 # -- random streams ------------------------------------------------------------------------
-_PURPOSES = {"data": 0, "split": 1, "init": 2, "shuffle": 3, "evaluate": 4}
+_PURPOSES = {"data": 0, "split": 1, "init": 2, "shuffle": 3, "evaluate": 4, "sample": 5}
 
 
 def rng_for(seed: int, purpose: str) -> np.random.Generator:
-    """An independent stream for one purpose (``"data"``, ``"split"``, ``"init"``, ``"shuffle"``, ``"evaluate"``).
+    """An independent stream for one purpose (``"data"``, ``"split"``, ``"init"``, ``"shuffle"``, ``"evaluate"``, ``"sample"``).
 
     ``default_rng([seed, k])`` seeds a :class:`numpy.random.SeedSequence` with both numbers, so
     the streams of one seed do not overlap and each is reproducible on its own.
@@ -70,8 +70,8 @@ class DatasetInfo:
     """A named dataset: how to get it and the training defaults that suit it."""
 
     name: str
-    kind: str  # "synthetic" or "images"
-    task: str  # "classification" or "regression"
+    kind: str  # "synthetic", "images" or "text" (see scratchnn.experiments.text)
+    task: str  # "classification", "regression" or "language model"
     description: str
     make: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     n: int = 0
@@ -185,6 +185,14 @@ DATASETS: dict[str, DatasetInfo] = {
         num_classes=10,
         class_names=FASHION_CLASSES,
         defaults=_IMAGE_DEFAULTS,
+    ),
+    "names": DatasetInfo(
+        "names",
+        "text",
+        "language model",
+        "32,033 first names, one a line (makemore): character-level language models",
+        n=32_033,
+        defaults={"model": "gpt"},
     ),
 }
 
@@ -329,6 +337,8 @@ def load_dataset(
             source=str(directory),
             info=info,
         )
+    if info is not None and info.kind == "text":
+        raise InputError(_text_dataset(key))
     if info is None and (_is_csv(str(name)) or Path(name).is_file()):
         table = load_csv(name, target=target, task=task)
         parts = _split(str(name), table.task, table.X, table.y, val_split, test_split, seed)
@@ -344,6 +354,14 @@ def load_dataset(
     raise InputError(
         f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or pass a path to a "
         ".csv file"
+    )
+
+
+def _text_dataset(name: str) -> str:
+    return (
+        f"{name} is text, for the language models: train one with 'scratchnn train --dataset "
+        f"{name} --model gpt' (or bigram, mlp, rnn, lstm) and score a file of names with "
+        "'scratchnn evaluate --model RUN --input FILE'"
     )
 
 
@@ -378,6 +396,8 @@ def load_evaluation_data(
     if info is not None and info.kind == "images":
         _, (X_test, y_test) = load_mnist(data_dir, name=key)
         return X_test, y_test.astype(np.int64), f"test set of {_mnist_source(data_dir, key)}"
+    if info is not None and info.kind == "text":
+        raise InputError(_text_dataset(key))
     if info is None and (_is_csv(str(dataset)) or Path(dataset).is_file()):
         table = load_csv(
             dataset,

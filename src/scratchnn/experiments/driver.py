@@ -13,48 +13,26 @@ same ``fit`` call.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import DivergenceError, OutputError, TrainingInterrupted
 from ..io.atomic import write_csv, write_json
-from ..model import Sequential
-from ..training import Callback, fit
+from ..training import fit
 from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint
-from .config import make_optimizer, make_schedule
-from .data import Data, rng_for
+from .config import is_text_config, make_optimizer, make_schedule
+from .data import rng_for
 from .experiment import Experiment, prepare_experiment
+from .language import run_language_training
 from .plots import write_plots
 from .registry import describe_model
 from .results import run_metrics, summary_rows, summary_table
 from .run_dir import make_run_dir, open_run
+from .session import RunResult, WriteOnTrainBegin, seconds_before, train_then_finish
 
 __all__ = ["RunResult", "finish_run", "resume_training", "run_training"]
-
-
-@dataclass
-class RunResult:
-    """What :func:`run_training` returns."""
-
-    run_dir: Path
-    model: Sequential
-    history: Any
-    metrics: dict[str, Any]
-    data: Data
-    files: list[Path]
-
-
-def _seconds_before(checkpoint: Checkpoint) -> float:
-    """Training time spent before a checkpoint: its epochs and any part of the next one."""
-    seconds = (
-        sum(float(s) for s in checkpoint.history["seconds"]) if len(checkpoint.history) else 0.0
-    )
-    position = checkpoint.state.get("position")
-    return seconds + (float(position["seconds"]) if position else 0.0)
 
 
 def run_training(
@@ -93,6 +71,19 @@ def run_training(
       kept the last good checkpoint; the results of an earlier session stay as they were.
     - :class:`~scratchnn.errors.OutputError` (disk full): the previous files are unchanged.
     """
+    if is_text_config(config):
+        return run_language_training(
+            config,
+            out_dir,
+            overwrite=overwrite,
+            callbacks=callbacks,
+            fit_options=fit_options,
+            verbose=verbose,
+            plots=plots,
+            log=log,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+        )
     config = dict(config)
     experiment = prepare_experiment(config)
     config = experiment.config
@@ -105,7 +96,7 @@ def run_training(
         # config.json changes (epochs, data_dir) only once fit has accepted the resumption
         run_dir = resume.directory
         checkpoint_every = checkpoint_every or resume.settings.get("checkpoint_every", 1)
-        callbacks.append(_WriteOnTrainBegin(run_dir / "config.json", saved_config))
+        callbacks.append(WriteOnTrainBegin(run_dir / "config.json", saved_config))
     data, model = experiment.data, experiment.model
     n_train, n_val, n_test = data.sizes
     log(
@@ -119,10 +110,9 @@ def run_training(
     if checkpoint_every:
         options = {"checkpoint": run_dir, "checkpoint_every": checkpoint_every}
         options["resume"] = resume if resume is not None else False
-    before = 0.0 if resume is None else _seconds_before(resume)
-    start = time.perf_counter()
-    try:
-        history = fit(
+
+    def train() -> Any:
+        return fit(
             model,
             experiment.X_train,
             data.y_train,
@@ -138,38 +128,15 @@ def run_training(
             verbose=verbose,
             **{**options, **dict(fit_options or {})},
         )
-    except TrainingInterrupted as exc:
-        exc.run_dir = run_dir
-        if exc.epoch is not None:  # stopped cleanly between two steps: keep what there is
-            status = {
-                "status": "interrupted",
-                "stopped_by": exc.signal_name,
-                "stopped_at": {"epoch": exc.epoch, "batch": exc.batch},
-            }
-            seconds = before + time.perf_counter() - start
-            try:
-                finish_run(
-                    experiment,
-                    exc.history,
-                    seconds,
-                    run_dir,
-                    plots=False,
-                    status=status,
-                    log=_quiet,
-                )
-            except OutputError as error:  # e.g. a full disk: the checkpoint was still saved
-                error.run_dir = run_dir
-                raise error from None
-        raise
-    except (DivergenceError, OutputError) as exc:
-        exc.run_dir = run_dir
-        raise
-    train_seconds = before + time.perf_counter() - start
-    try:
-        return finish_run(experiment, history, train_seconds, run_dir, plots=plots, log=log)
-    except (OutputError, KeyboardInterrupt) as exc:  # the checkpoint holds the trained model
-        exc.run_dir = run_dir
-        raise
+
+    return train_then_finish(
+        run_dir,
+        train,
+        partial(finish_run, experiment, run_dir=run_dir),
+        before=0.0 if resume is None else seconds_before(resume),
+        plots=plots,
+        log=log,
+    )
 
 
 def resume_training(
@@ -195,23 +162,6 @@ def resume_training(
         checkpoint_every=checkpoint_every,
         **options,
     )
-
-
-def _quiet(line: str) -> None:
-    pass
-
-
-class _WriteOnTrainBegin(Callback):
-    """Write a JSON file when training starts, i.e. after ``fit`` has checked a resumption.
-
-    Last in the list of callbacks, so that the others keep their place in the checkpoint.
-    """
-
-    def __init__(self, path: Path, obj: Any) -> None:
-        self.path, self.obj = path, obj
-
-    def on_train_begin(self, logs: dict[str, float]) -> None:
-        write_json(self.path, self.obj)
 
 
 def finish_run(

@@ -7,17 +7,18 @@ when a run draws its figures: matplotlib is heavy, and ``scratchnn --help`` or a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..models.lm import GPT
 from .experiment import Experiment
 from .results import format_number, format_percent, summary_rows
 from .transform import outputs_to_labels, predict_outputs
 
-__all__ = ["write_plots"]
+__all__ = ["write_language_plots", "write_plots"]
 
 
 def write_plots(
@@ -144,4 +145,52 @@ def _cnn_plots(run_dir: Path, experiment: Experiment, y_pred: np.ndarray) -> lis
         f"(label {label}, predicted {predicted})",
     )
     written.append(path)
+    return written
+
+
+def write_language_plots(
+    run_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    history: Any,
+    results: Mapping[str, str],
+    title: str,
+    names: Sequence[str],
+    metrics: Mapping[str, Any],
+) -> list[Path]:
+    """A language model's figures: ``curves.png``, and for a GPT ``attention.png``.
+
+    The curves are the training loss (over the training layout's examples) and the
+    validation loss (over whole names), both in nats per character, with the results
+    table. The attention maps show every head on one name of ``names`` (the test names):
+    the first one of at least 6 characters that fits the context.
+    """
+    # matplotlib is heavy: imported only when plots are drawn
+    from ..plotting import curves, lm
+
+    frame = history.to_dataframe().drop(columns=["accuracy", "val_accuracy"])
+    path = run_dir / "curves.png"
+    curves.training_curves(
+        frame,
+        dict(results),
+        path=path,
+        title=f"{title} (loss in nats per character)",
+        test_loss=metrics.get("test_loss"),
+    )
+    written = [path]
+    if isinstance(model, GPT):
+        known, _ = tokenizer.known(names)
+        fits = [n for n in known if len(n) < model.block_size]
+        if fits:
+            name = next((n for n in fits if len(n) >= 6), fits[0])
+            ids = [0, *tokenizer.encode(name)]
+            path = run_dir / "attention.png"
+            lm.attention_maps(
+                model,
+                ids,
+                [tokenizer.itos[i] for i in ids],
+                path=path,
+                title=f"{title}: every head reading '.{name}'",
+            )
+            written.append(path)
     return written

@@ -114,7 +114,7 @@ def open_run(
             f"{path}: the run has already reached epoch {done}; pass --epochs {done} or more "
             "(--epochs counts the total, not the epochs still to train)"
         )
-    if config.get("lr_schedule") == "cosine" and target != config["epochs"]:
+    if config.get("lr_schedule") in ("cosine", "warmup_cosine") and target != config["epochs"]:
         raise InputError(
             f"{path}: the learning rate follows a cosine decay planned for {config['epochs']} "
             f"epochs, which cannot be stretched to {target}; resume without --epochs, or start "

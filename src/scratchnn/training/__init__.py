@@ -13,7 +13,15 @@ Read in this order:
 """
 
 from ..loop import Evaluation, batches, evaluate
-from .callbacks import Callback, Checkpointing, EarlyStopping, StopOnDivergence, StopOnSignal
+from .callbacks import (
+    Callback,
+    Checkpointing,
+    EarlyStopping,
+    PerStepSchedule,
+    StopOnDivergence,
+    StopOnSignal,
+    Validate,
+)
 from .checkpoint import CHECKPOINT_FILE, HISTORY_FILE, Checkpoint, load_checkpoint
 from .history import History
 from .state import TrainState
@@ -28,9 +36,11 @@ __all__ = [
     "EarlyStopping",
     "Evaluation",
     "History",
+    "PerStepSchedule",
     "StopOnDivergence",
     "StopOnSignal",
     "TrainState",
+    "Validate",
     "batches",
     "evaluate",
     "fit",
