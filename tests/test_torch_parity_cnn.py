@@ -173,7 +173,8 @@ def load_into(twin, model, torch):
     with torch.no_grad():
         for name, value in model.state_dict().items():
             i, key = name.split(".")
-            theirs[f"{i}.{TORCH_NAMES.get(key, key)}"].copy_(_t(torch, value))
+            # as_tensor keeps a 0-d buffer (BatchNorm's num_batches_tracked) 0-d and its dtype
+            theirs[f"{i}.{TORCH_NAMES.get(key, key)}"].copy_(torch.as_tensor(np.asarray(value)))
 
 
 def adam_sensitivity(optimizer, name):
