@@ -237,6 +237,8 @@ def circle_run(tmp_path_factory) -> Path:
         (["sample", "{circle}"], "not a language model (a Sequential trained on circle)"),
         (["evaluate", "--model", "{circle}", "--input", "{names}"], "not a language model"),
         (["evaluate", "--model", "{gpt}", "--dataset", "circle"], "pass --input FILE"),
+        (["predict", "--model", "{gpt}", "--input", "{names}"], "draw names with 'scratchnn sample"),
+        (["compare", "--dataset", "names"], "names is text, for the language models"),
         (["sample", "{tmp}"], "a directory without model.npz or checkpoint.npz"),
         (["train", "--resume", "{gpt}", "--epochs", "3"], "cosine decay planned for 2 epochs"),
     ],

@@ -237,7 +237,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, choose_model: bool = Tr
     group.add_argument(
         "--activation",
         choices=("relu", "leaky_relu", "tanh", "sigmoid"),
-        help="hidden activation (default relu)",
+        help="hidden activation (default relu; tanh for the language model mlp)",
     )
     group.add_argument(
         "--dropout", type=fraction, metavar="P", help="dropout after each hidden layer (0)"

@@ -24,6 +24,7 @@ from ..datasets.tabular import load_features
 from ..errors import InputError, ShapeError
 from ..io.atomic import write_csv
 from ..io.model_file import load_model
+from ..models.lm import LanguageModel
 from ._common import add_model_file_argument
 from .evaluate import check_inputs, model_path
 
@@ -62,6 +63,12 @@ def _read_inputs(path: Path, meta: dict, input_size: int | None) -> tuple[np.nda
 def _predict(args: argparse.Namespace) -> int:
     path = model_path(args.model)
     model = load_model(path)
+    if isinstance(model, LanguageModel):
+        raise InputError(
+            f"{path}: a language model predicts characters, not labels: draw names with "
+            f"'scratchnn sample {args.model}', score a file of names with 'scratchnn evaluate "
+            f"--model {args.model} --input FILE'"
+        )
     meta = model.metadata
     X, frame = _read_inputs(Path(args.input), meta, model.input_dim)
     check_inputs(model, path, X, args.input)
