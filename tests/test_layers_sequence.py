@@ -88,6 +88,20 @@ def test_embedding_looks_rows_up_and_adds_gradients_of_repeated_ids():
     np.testing.assert_array_equal(emb.grads["W"], [[0, 0], [1, 1], [0, 0], [0, 0]])  # set
 
 
+@pytest.mark.parametrize("vocab, shape", [(4, (3, 5)), (27, (32, 16)), (1000, (2, 3)), (5, (0, 4))])
+def test_embedding_gradient_equals_the_plain_add_at_form(vocab, shape):
+    """The sorted reduceat of param_grads against its plain form, np.add.at(dW, ids, dY)."""
+    rng = np.random.default_rng(0)
+    emb = L.Embedding(vocab, 6, dtype=np.float64, rng=0)
+    ids = rng.integers(0, min(vocab, 7), shape)  # few distinct ids: many repeats
+    dY = rng.standard_normal((*shape, 6))
+    emb.forward(ids)
+    emb.backward(dY)
+    plain = np.zeros((vocab, 6))
+    np.add.at(plain, ids.reshape(-1), dY.reshape(-1, 6))
+    np.testing.assert_allclose(emb.grads["W"], plain, rtol=1e-13, atol=1e-13)
+
+
 def test_embedding_starts_like_torch_and_accepts_whole_float_ids():
     W = L.Embedding(1000, 8, rng=0).params["W"]
     assert W.shape == (1000, 8) and abs(W.std() - 1) < 0.05  # N(0, 1)

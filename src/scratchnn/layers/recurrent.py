@@ -32,7 +32,7 @@ import numpy as np
 from .._validation import as_generator, check_positive
 from ..errors import InputError, ShapeError
 from .activations import sigmoid
-from .base import Layer, format_shape
+from .base import Layer, format_shape, sum_rows
 
 __all__ = ["LSTM", "RNN"]
 
@@ -99,7 +99,7 @@ class _Recurrent(Layer):
         self.grads["W_ih"][...] = dZ2.T @ X.reshape(-1, self.input_size)  # dW_ih = Σ_t dZ_tᵀ x_t
         self.grads["W_hh"][...] = dZ2.T @ H_prev.reshape(-1, self.hidden_size)  # Σ_t dZ_tᵀ h_{t-1}
         if self.bias:
-            np.sum(dZ2, axis=0, out=self.grads["b_ih"])  # db = Σ_t dZ_t
+            sum_rows(dZ2, out=self.grads["b_ih"])  # db = Σ_t dZ_t
             self.grads["b_hh"][...] = self.grads["b_ih"]  # the same sum: both add to Z_t
         return (dZ @ self.params["W_ih"]).transpose(1, 0, 2).copy()  # dx_t = dZ_t W_ih
 
