@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -324,3 +325,15 @@ def test_a_sequence_model_saves_and_loads(rng, tmp_path):
     model.save(tmp_path / "lm.npz")
     loaded = snn.load(tmp_path / "lm.npz")
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
+
+
+def test_gelu_in_place_passes_equal_the_textbook_expressions():
+    """GELU's forward and backward are written in place; these are the plain formulas."""
+    rng = np.random.default_rng(0)
+    X, dY = rng.standard_normal((2, 64, 48)) * 3, rng.standard_normal((2, 64, 48))
+    k, a = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(k * (X + a * X**3))
+    gelu = L.GELU()
+    np.testing.assert_allclose(gelu.forward(X), 0.5 * X * (1 + t), rtol=1e-14, atol=1e-15)
+    plain_dX = dY * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * k * (1 + 3 * a * X * X))
+    np.testing.assert_allclose(gelu.backward(dY), plain_dX, rtol=1e-13, atol=1e-14)
