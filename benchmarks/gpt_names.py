@@ -47,11 +47,12 @@ import argparse
 import copy
 import json
 import os
-import platform
 import shlex
 import sys
 import time
 from typing import Any
+
+from _machine import cpu_type, machine, one_line
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MODELS = ("bigram", "mlp", "rnn", "lstm", "gpt")
@@ -90,53 +91,14 @@ def load_average() -> float | None:
 
 
 def machine_description(threads: int) -> dict[str, Any]:
-    """CPU, NumPy's BLAS and kernels (threadpoolctl), PyTorch and its CPU capability."""
-    import numpy as np
-    import torch
+    """CPU, NumPy's BLAS and kernels, PyTorch and its CPU capability (benchmarks/_machine.py)."""
+    import torch  # noqa: F401  (so that machine() describes it)
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    blas, blas_threads = "unknown BLAS (install threadpoolctl to see it)", None
-    try:
-        from threadpoolctl import threadpool_info
-
-        for pool in threadpool_info():
-            if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
-                blas = (
-                    f"{pool['internal_api']} {pool['version']}, {pool.get('architecture')} kernels"
-                )
-                blas_threads = pool.get("num_threads")
-    except ImportError:
-        pass
-    try:
-        capability = torch.backends.cpu.get_cpu_capability()
-    except AttributeError:  # older PyTorch
-        capability = "unknown"
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "system": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas": blas,
-        "blas_threads": blas_threads,
-        "torch": torch.__version__,
-        "torch_cpu_capability": capability,
-        "torch_threads": torch.get_num_threads(),
-        "threads": threads,
-    }
+    return machine(threads)
 
 
 def describe_machine(m: dict[str, Any]) -> str:
-    return (
-        f"{m['cpu']} ({m['cpus']} CPUs), {m['system']}; Python {m['python']}, NumPy "
-        f"{m['numpy']} with {m['blas']} ({m['blas_threads']} thread(s)), PyTorch {m['torch']} "
-        f"(CPU capability {m['torch_cpu_capability']}, {m['torch_threads']} thread(s))"
-    )
+    return f"{one_line(m)}; CPU type: {cpu_type(m)}"
 
 
 # -- the twins ------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ import statistics
 import sys
 import time
 
+from _machine import ProductFloor, cpu_type, dense_products, machine, one_line
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -161,6 +163,14 @@ def main(argv: list[str] | None = None) -> dict:
     ours_order_rng = np.random.default_rng(args.seed)
     torch_order_rng = np.random.default_rng(args.seed)
 
+    # The floor: the 14 products of one step (5 forward; dW of all 5 Dense layers; dX of
+    # the 4 above the data: the decoder's two, and the two heads' into the encoder output)
+    floor = ProductFloor(
+        dense_products([(D, K, False), (K, J, True), (K, J, True), (J, K, True), (K, D, True)], bs)
+    )
+    n_batches = -(-len(X_train) // bs)
+    floor_s = []
+
     load_before = os.getloadavg()[0]
     rows = []
     for epoch in range(1, epochs + 1):
@@ -172,6 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
             twin, torch_opt, torch_order_rng.permutation(len(X_train))
         )
         rows.append((epoch, ours_s, torch_s, ours_loss, torch_loss_value))
+        floor_s.append(floor.seconds(n_batches))  # full batches: a slight overcount
         if not args.json:
             print(
                 f"epoch {epoch}: scratchnn {ours_s:.2f} s (train loss {ours_loss:.2f}), "
@@ -189,6 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
         "scratchnn_s_per_epoch": round(ours_s, 4),
         "torch_s_per_epoch": round(torch_s, 4),
         "ratio": round(ours_s / torch_s, 4),
+        "product_floor_s_per_epoch": round(statistics.median(floor_s), 4),
+        "floor_ratio": round(ours_s / statistics.median(floor_s), 4),
         "scratchnn_test_neg_elbo": round(ours_test, 3),
         "torch_test_neg_elbo": round(torch_test, 3),
         "epochs": epochs,
@@ -201,7 +214,9 @@ def main(argv: list[str] | None = None) -> dict:
         "batch_size": bs,
         "threads": args.threads,
         "smoke": args.smoke,
+        "machine": machine(args.threads),
     }
+    result["cpu_type"] = cpu_type(result["machine"])
 
     print(f"\nVAE {D}-{K}-{J}, Bernoulli decoder, Adam lr {args.lr:g}, batch {bs}, ", end="")
     print(f"{len(X_train):,} training images, {args.threads} threads each")
@@ -217,6 +232,12 @@ def main(argv: list[str] | None = None) -> dict:
         f"fastest epoch:  scratchnn {ours_min:.3f}, PyTorch {torch_min:.3f}, "
         f"ratio {ours_min / torch_min:.3f}"
     )
+    print(
+        f"matrix products alone: {result['product_floor_s_per_epoch']:.3f} s per epoch; "
+        f"scratchnn / floor {result['floor_ratio']:.2f}"
+    )
+    print(f"machine: {one_line(result['machine'])}")
+    print(f"CPU type: {result['cpu_type']}")
     print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after the run")
     print(f"test negative ELBO (nats/example): scratchnn {ours_test:.2f}, PyTorch {torch_test:.2f}")
     if args.json:

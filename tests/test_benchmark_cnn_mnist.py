@@ -53,6 +53,13 @@ def test_cnn_benchmark_smoke_mode(torch, mnist_dir, tmp_path):
     assert abs(summary["scratchnn_test_accuracy"] - summary["torch_test_accuracy"]) <= 0.02
     assert 0.2 < summary["scratchnn_test_accuracy"] <= 1.0  # 16 steps already beat chance
     assert summary["torch_peak_rss_mb"] > 0 and summary["scratchnn_peak_rss_mb"] > 0
+    # the machine and the floor of the same products, as every benchmark reports them
+    assert "machine: " in result.stdout and summary["machine"]["numpy"]
+    assert summary["machine"]["torch_cpu_capability"] and summary["cpu_type"]
+    assert 0 < summary["product_floor_s_per_epoch"]
+    assert summary["floor_ratio"] == pytest.approx(
+        summary["scratchnn_s_per_epoch"] / summary["product_floor_s_per_epoch"]
+    )
 
 
 def test_col2im_benchmark_smoke_mode(tmp_path):

@@ -40,3 +40,6 @@ def test_vae_benchmark_smoke_mode_prints_json_last(torch, mnist_dir, tmp_path):
     for key in ("scratchnn_test_neg_elbo", "torch_test_neg_elbo"):
         assert 100 < last[key] < 600, key  # one epoch on 1,024 images: far from trained
     assert last["epochs"] == 1 and last["smoke"] is True
+    # the machine and the floor of the same products, as every benchmark reports them
+    assert "machine: " in result.stdout and last["machine"]["torch_cpu_capability"]
+    assert last["cpu_type"] and last["product_floor_s_per_epoch"] > 0

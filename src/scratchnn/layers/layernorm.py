@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import check_positive
 from ..errors import InputError, ShapeError
-from .base import Layer, format_shape
+from .base import Layer, format_shape, sum_rows
 
 __all__ = ["LayerNorm", "RMSNorm"]
 
@@ -73,9 +73,9 @@ class _LastAxisNorm(Layer):
         Xhat, dY = Xhat.reshape(-1, self.size), dY.reshape(-1, self.size)
         if not self.elementwise_affine:
             return Xhat, dY  # dX̂ = dY
-        np.sum(dY * Xhat, axis=0, out=self.grads["gamma"])  # dγ = Σ dY ⊙ X̂
+        sum_rows(dY * Xhat, out=self.grads["gamma"])  # dγ = Σ dY ⊙ X̂
         if "beta" in self.params:
-            np.sum(dY, axis=0, out=self.grads["beta"])  # dβ = Σ dY
+            sum_rows(dY, out=self.grads["beta"])  # dβ = Σ dY
         return Xhat, dY * self.params["gamma"]  # dX̂ = dY γ
 
     def output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:

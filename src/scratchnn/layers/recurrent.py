@@ -31,8 +31,7 @@ import numpy as np
 
 from .._validation import as_generator, check_positive
 from ..errors import InputError, ShapeError
-from .activations import sigmoid
-from .base import Layer, format_shape
+from .base import Layer, format_shape, sum_rows
 
 __all__ = ["LSTM", "RNN"]
 
@@ -99,7 +98,7 @@ class _Recurrent(Layer):
         self.grads["W_ih"][...] = dZ2.T @ X.reshape(-1, self.input_size)  # dW_ih = Σ_t dZ_tᵀ x_t
         self.grads["W_hh"][...] = dZ2.T @ H_prev.reshape(-1, self.hidden_size)  # Σ_t dZ_tᵀ h_{t-1}
         if self.bias:
-            np.sum(dZ2, axis=0, out=self.grads["b_ih"])  # db = Σ_t dZ_t
+            sum_rows(dZ2, out=self.grads["b_ih"])  # db = Σ_t dZ_t
             self.grads["b_hh"][...] = self.grads["b_ih"]  # the same sum: both add to Z_t
         return (dZ @ self.params["W_ih"]).transpose(1, 0, 2).copy()  # dx_t = dZ_t W_ih
 
@@ -290,6 +289,7 @@ class LSTM(_Recurrent):
         self._Hs: np.ndarray | None = None
         self._Cs: np.ndarray | None = None
         self._gate_values: np.ndarray | None = None
+        self._tanh_Cs: np.ndarray | None = None
         self.c_n: np.ndarray | None = None
         self.dc0: np.ndarray | None = None
 
@@ -307,18 +307,30 @@ class LSTM(_Recurrent):
         gates = np.empty(Z.shape, dtype=Z.dtype)  # i, f, g, o after their nonlinearity
         Hs = np.empty((T + 1, X.shape[0], H), dtype=Z.dtype)  # h_0, then the h of each step
         Cs = np.empty_like(Hs)  # c_0, then the c of each step
+        tanh_Cs = np.empty_like(Hs[1:])  # tanh(c_t) of each step, for backward
         Hs[0], Cs[0] = self._initial(h0, X, "h0"), self._initial(c0, X, "c0")
+        # All four nonlinearities in one tanh: σ(z) = ½ (1 + tanh(z/2)), so with s = ½ on
+        # the columns of i, f, o and 1 on those of g, gates = tanh(s z) s + (1 - s). One
+        # pass over the 4H columns instead of two sigmoids and a tanh on slices.
+        s = np.full(4 * H, 0.5, dtype=Z.dtype)
+        s[2 * H : 3 * H] = 1
+        shift = 1 - s
         # step t reads Hs[t], Cs[t] (h_{t-1}, c_{t-1}) and writes Hs[t + 1], Cs[t + 1]
         for t in range(T):
-            Z_t = Z[t] + Hs[t] @ W_hh_T
+            Z_t = Z[t]
+            Z_t += Hs[t] @ W_hh_T  # Z_t = x_t W_ihᵀ + b + h_{t-1} W_hhᵀ
             gate = gates[t]
-            gate[:, : 2 * H] = sigmoid(Z_t[:, : 2 * H])  # i, f
-            gate[:, 2 * H : 3 * H] = np.tanh(Z_t[:, 2 * H : 3 * H])  # g
-            gate[:, 3 * H :] = sigmoid(Z_t[:, 3 * H :])  # o
-            i, f, g, o = np.split(gate, 4, axis=1)
+            np.multiply(Z_t, s, out=gate)
+            np.tanh(gate, out=gate)
+            gate *= s
+            gate += shift  # i, f, o = σ(Zi), σ(Zf), σ(Zo); g = tanh(Zg)
+            i, f, g, o = gate[:, :H], gate[:, H : 2 * H], gate[:, 2 * H : 3 * H], gate[:, 3 * H :]
             c_t = Cs[t + 1]
-            c_t[...] = f * Cs[t] + i * g  # c_t = f ⊙ c_{t-1} + i ⊙ g
-            Hs[t + 1] = o * np.tanh(c_t)  # h_t = o ⊙ tanh(c_t)
+            np.multiply(f, Cs[t], out=c_t)
+            c_t += i * g  # c_t = f ⊙ c_{t-1} + i ⊙ g
+            np.tanh(c_t, out=tanh_Cs[t])
+            np.multiply(o, tanh_Cs[t], out=Hs[t + 1])  # h_t = o ⊙ tanh(c_t)
+        self._tanh_Cs = tanh_Cs
         self._X, self._Hs, self._Cs, self._gate_values = X, Hs, Cs, gates
         self.h_n, self.c_n = Hs[T].copy(), Cs[T].copy()
         return Hs[1:].transpose(1, 0, 2).copy()  # batch-first; a copy so the cache stays ours
@@ -338,17 +350,19 @@ class LSTM(_Recurrent):
         dh, dc = self._initial(dh_n, X, "dh_n"), self._initial(dc_n, X, "dc_n")
         W_hh = self.params["W_hh"]
         dZ = np.empty(gates.shape, dtype=gates.dtype)  # (T, N, 4H)
+        H = self.hidden_size
         for t in reversed(range(dY.shape[0])):
-            i, f, g, o = np.split(gates[t], 4, axis=1)
-            c_prev, tanh_c = Cs[t], np.tanh(Cs[t + 1])  # c_{t-1}, tanh(c_t)
+            gate, dZ_t = gates[t], dZ[t]
+            i, f, g, o = gate[:, :H], gate[:, H : 2 * H], gate[:, 2 * H : 3 * H], gate[:, 3 * H :]
+            c_prev, tanh_c = Cs[t], self._tanh_Cs[t]  # c_{t-1}, tanh(c_t)
             dh = dh + dY[t]  # dh = dh + dy_t
             dc = dc + dh * o * (1 - tanh_c * tanh_c)  # dc = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))
-            dZi, dZf, dZg, dZo = np.split(dZ[t], 4, axis=1)  # views: writing them fills dZ[t]
-            dZi[...] = dc * g * i * (1 - i)  # di = dc ⊙ g,   through σ'
-            dZf[...] = dc * c_prev * f * (1 - f)  # df = dc ⊙ c_{t-1}
-            dZg[...] = dc * i * (1 - g * g)  # dg = dc ⊙ i,   through tanh'
-            dZo[...] = dh * tanh_c * o * (1 - o)  # do = dh ⊙ tanh(c_t)
-            dh = dZ[t] @ W_hh  # dh = dZ_t W_hh
+            # the four blocks of dZ_t, written in place (views of dZ[t])
+            np.multiply(dc * g, i * (1 - i), out=dZ_t[:, :H])  # di = dc ⊙ g,   through σ'
+            np.multiply(dc * c_prev, f * (1 - f), out=dZ_t[:, H : 2 * H])  # df = dc ⊙ c_{t-1}
+            np.multiply(dc * i, 1 - g * g, out=dZ_t[:, 2 * H : 3 * H])  # dg = dc ⊙ i, tanh'
+            np.multiply(dh * tanh_c, o * (1 - o), out=dZ_t[:, 3 * H :])  # do = dh ⊙ tanh(c_t)
+            dh = dZ_t @ W_hh  # dh = dZ_t W_hh
             dc = dc * f  # dc = dc ⊙ f
         self.dh0, self.dc0 = dh, dc
         return self._weight_grads(dZ, Hs[:-1])
