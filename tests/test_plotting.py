@@ -156,3 +156,13 @@ def test_figures_show_as_pictures_in_a_notebook_and_plotting_is_reachable():
     fig = snn.plotting.new_figure(2, 2)
     fig.add_subplot().plot([0, 1], [1, 0])
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_history_plot_draws_the_training_curves(tmp_path):
+    """History.plot() is training_curves(history): a figure, a PNG with path=, keywords passed."""
+    h = history()
+    fig = h.plot(path=tmp_path / "curves.png", chance=0.5, title="a run")
+    check_png(fig, tmp_path / "curves.png")
+    assert len(fig.axes) == 3 and fig._suptitle.get_text() == "a run"
+    assert fig._repr_png_().startswith(PNG)  # a notebook shows it as a picture
+    assert len(history(accuracy=False).plot().axes) == 2
