@@ -43,6 +43,13 @@ def test_unscaled_pixels_into_an_mlp_warn_once_with_the_fix():
     assert len(scratchnn_warnings(record, "chance accuracy")) == 1
 
 
+def test_four_bit_pixels_get_their_own_scale_in_the_advice():
+    """scikit-learn's 8×8 digits are whole numbers from 0 to 16: divide by 16, not 255."""
+    X = np.random.default_rng(0).integers(0, 17, (64, 64)).astype(float)
+    with pytest.warns(ScratchnnWarning, match=r"from 0 to 16.*X = X / 16,"):
+        snn.mlp([64, 10], rng=0).predict(X)
+
+
 def test_unscaled_pixels_into_a_cnn_warn_too():
     from scratchnn.models.cnn import cnn
 

@@ -88,10 +88,11 @@ def warn_if_unscaled_pixels(X: np.ndarray, name: str = "X") -> None:
         return
     if not np.array_equal(sample, np.round(sample)):
         return
+    scale = 255 if top > 16 else top  # bytes, or e.g. scikit-learn's 4-bit digits (0..16)
     warn(
         f"{name} looks like unscaled image pixels (whole numbers from 0 to {top:g}): a network "
-        f"trains badly on them; scale them to [0, 1] first, e.g. {name} = {name} / 255, and the "
-        "test data the same way"
+        f"trains badly on them; scale them to [0, 1] first, e.g. {name} = {name} / {scale:g}, "
+        "and the test data the same way"
     )
 
 
