@@ -29,6 +29,7 @@ extensions = [
     "katex_offline",
     "exec_code",
     "source_links",
+    "notebooks",  # every tutorial also as a .ipynb, linked under its title
     "docstring_fixes",  # stopgap for three docstrings; see docs/_ext/docstring_fixes.py
 ]
 

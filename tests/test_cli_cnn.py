@@ -86,4 +86,4 @@ def test_bad_cnn_options_exit_2_with_one_line(tmp_path, mnist_dir, capsys, extra
 def test_cnn_on_feature_rows_is_refused(tmp_path, capsys):
     assert train(["--dataset", "circle", "--model", "cnn", "--out", tmp_path / "run"]) == 2
     err = capsys.readouterr().err
-    assert "not an image dataset" in err and "Traceback" not in err
+    assert "use --model mlp" in err and "Traceback" not in err

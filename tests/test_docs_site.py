@@ -49,9 +49,13 @@ PAGES = [
     "tutorials/vae",
     "tutorials/interop",
     "tutorials/names",
+    "guide",
+    "guarantees",
     "cli",
     "benchmarks",
+    "implementation",
     "about",
+    "contributing",
     "api/index",
     "api/layers",
     "api/losses",
@@ -110,6 +114,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_page_is_built(site):
     missing = [page for page in PAGES if not (site / f"{page}.html").is_file()]
     assert not missing, f"pages missing from the site: {missing}"
+    for page in (p for p in PAGES if p.startswith("tutorials/")):  # each also a notebook
+        name = page.split("/")[1]
+        assert (site / f"{page}.ipynb").is_file(), f"{page}: no notebook next to the page"
+        assert f'href="{name}.ipynb" download' in (site / f"{page}.html").read_text()
     for name in ("katex.min.js", "katex.min.css", "render-math.js"):
         assert (site / "_static" / "katex" / name).is_file(), f"KaTeX file {name} not bundled"
     fonts = list((site / "_static" / "katex" / "fonts").glob("KaTeX_Main-Regular.*"))

@@ -98,7 +98,9 @@ def test_images_are_scaled_by_1_over_255_and_can_be_tensors():
     np.testing.assert_allclose(flat.ravel(), images.ravel() / np.float32(255), rtol=1e-6)
     tensors = apply_preprocess(fit_preprocess(data, "image"), images)
     assert tensors.shape == (2, 1, 28, 28)
-    with pytest.raises(InputError, match="not an image dataset"):
+    with pytest.raises(
+        InputError, match="not images, which a convolutional model cannot read; use --model mlp"
+    ):
         fit_preprocess(load_dataset("circle", n=100), "image")
 
 

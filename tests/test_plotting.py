@@ -156,3 +156,79 @@ def test_figures_show_as_pictures_in_a_notebook_and_plotting_is_reachable():
     fig = snn.plotting.new_figure(2, 2)
     fig.add_subplot().plot([0, 1], [1, 0])
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_history_plot_draws_the_training_curves(tmp_path):
+    """History.plot() is training_curves(history): a figure, a PNG with path=, keywords passed."""
+    h = history()
+    fig = h.plot(path=tmp_path / "curves.png", chance=0.5, title="a run")
+    check_png(fig, tmp_path / "curves.png")
+    assert len(fig.axes) == 3 and fig._suptitle.get_text() == "a run"
+    assert fig._repr_png_().startswith(PNG)  # a notebook shows it as a picture
+    assert len(history(accuracy=False).plot().axes) == 2
+
+
+def _tick_values(ax):
+    return [float(t) for t in ax.get_xticks()]
+
+
+def test_short_runs_get_whole_epoch_ticks_and_a_one_epoch_run_one_tick():
+    fig = curves.training_curves(history(epochs=1))
+    for ax in fig.axes[:2]:
+        assert _tick_values(ax) == [1.0]
+        low, high = ax.get_xlim()
+        assert low < 1 < high and high - low == pytest.approx(1.0)
+    fig = curves.training_curves(history(epochs=3))
+    assert _tick_values(fig.axes[0]) == [1.0, 2.0, 3.0]
+    ticks = _tick_values(curves.training_curves(history(epochs=40)).axes[0])
+    assert all(t == int(t) for t in ticks) and len(ticks) <= 12
+
+
+def test_the_loss_axis_turns_logarithmic_when_one_epoch_exploded():
+    h = history(epochs=5)
+    assert curves.training_curves(h).axes[0].get_yscale() == "linear"
+    h.records[0]["loss"] = 8400.0  # an exploding first epoch, then 0.5, 0.33, ...
+    ax = curves.training_curves(h).axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "loss (log scale)"
+    table = pd.DataFrame(
+        {"epoch": [1, 2, 3], "scratchnn_loss": [5e3, 1.0, 0.5], "torch_loss": [5e3, 1.0, 0.5]}
+    )
+    assert curves.comparison_curves(table).axes[0].get_yscale() == "log"
+
+
+def test_confusion_matrix_explains_its_colour_scale():
+    y = np.array([0] * 98 + [1] * 2 + [1] * 100)
+    fig = classification.confusion_matrix_plot(y, np.r_[np.zeros(100), np.ones(100)].astype(int))
+    bar = fig.axes[-1]
+    assert "fraction^0.4" in bar.get_ylabel()
+    labels = [t.get_text() for t in bar.get_yticklabels()]
+    assert labels == ["0%", "1%", "5%", "20%", "50%", "100%"]
+
+
+def test_weight_images_have_a_colour_bar(tmp_path):
+    W = np.random.default_rng(0).standard_normal((16, 784)) * np.linspace(0.1, 2, 16)[:, None]
+    fig = images.weight_images(W, (28, 28), path=tmp_path / "w.png")
+    bars = [ax for ax in fig.axes if "max |weight|" in ax.get_ylabel()]
+    assert len(bars) == 1
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == 16 and all(np.abs(a).max() == pytest.approx(1.0) for a in shown)
+    assert "largest |weight| per unit" in fig.get_suptitle()
+
+
+def test_the_vae_manifold_spans_the_codes_and_says_how_its_ticks_were_chosen():
+    from scratchnn.plotting import vae
+
+    codes = np.random.default_rng(0).normal(0, 2, (1000, 2))
+    values = vae.latent_span(codes, 9)
+    assert values[0] == -values[-1] and values[-1] > 3  # ±4-ish, not the prior's ±1.64
+    np.testing.assert_allclose(np.diff(values), np.diff(values)[0])
+    tiles = np.random.default_rng(1).random((81, 16))
+    fig = vae.manifold(tiles, values, image_shape=(4, 4))
+    ax = fig.axes[0]
+    assert "evenly spaced from" in ax.get_xlabel()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert "0" in labels and all(float(s) == round(float(s)) for s in labels)
+    fig = vae.manifold(tiles, vae.normal_quantiles(9), image_shape=(4, 4))
+    assert "quantile" in fig.axes[0].get_xlabel() and "N(0, 1)" in fig.axes[0].get_xlabel()
+    with pytest.raises(ShapeError, match=r"\(N, 2\)"):
+        vae.latent_span(np.zeros((5, 3)), 4)

@@ -18,6 +18,7 @@ def test_plot_filters_writes_a_png(tmp_path):
     fig = plot_filters(model, layer=3, max_filters=12)
     assert sum(bool(ax.images) for ax in fig.axes) == 12
     assert "mean over 16 input channels" in fig.get_suptitle()
+    assert fig.get_suptitle().startswith("layer 3 (Conv2D): 32 filters 5×5")
 
 
 def test_plot_feature_maps_writes_a_png(tmp_path, rng):
@@ -26,11 +27,24 @@ def test_plot_feature_maps_writes_a_png(tmp_path, rng):
     fig = plot_feature_maps(model, image, path=tmp_path / "maps.png", title="a digit")
     assert (tmp_path / "maps.png").stat().st_size > 1000
     panels = [ax for ax in fig.axes if ax.images]
-    assert len(panels) == 1 + 16 + 32  # input, 16 maps of layer 1, 32 of layer 4
+    assert len(panels) == 1 + 16 + 32  # input, 16 maps of the first conv, 32 of the second
+    # numbered as plot_filters numbers them: by the Conv2D's index in the model
     titles = [sub.get_suptitle() for sub in fig.subfigs[1:]]
-    assert titles == ["layer 1 (ReLU): 16 maps 24×24", "layer 4 (ReLU): 32 maps 8×8"]
+    assert titles == [
+        "layer 0 (Conv2D 1→16, 5×5), after its ReLU: 16 maps 24×24",
+        "layer 3 (Conv2D 16→32, 5×5), after its ReLU: 32 maps 8×8",
+    ]
+    assert plot_filters(model).get_suptitle().startswith("layer 0 (Conv2D)")
+    # one title: the caller's, and the input's own caption is just its size
+    assert fig.get_suptitle() == "a digit" and panels[0].get_title() == "input 28×28"
+    # a colour scale for each layer's maps
+    for sub in fig.subfigs[1:]:
+        bars = [ax for ax in sub.axes if ax.get_ylabel() == "activation"]
+        assert len(bars) == 1, sub.get_suptitle()
+    assert plot_feature_maps(model, image).get_suptitle() == "Feature maps of one image"
     fig = plot_feature_maps(model, image[None], layers=[2], max_maps=8)
     assert sum(bool(ax.images) for ax in fig.axes) == 1 + 8
+    assert fig.subfigs[1].get_suptitle() == "layer 2 (MaxPool2D): 16 maps 12×12, first 8 shown"
 
 
 def test_plot_errors():

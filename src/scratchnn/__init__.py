@@ -49,6 +49,7 @@ from .errors import (
     NotFittedError,
     OutputError,
     ScratchnnError,
+    ScratchnnWarning,
     ShapeError,
     TrainingInterrupted,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "ScratchnnError",
+    "ScratchnnWarning",
     "Sequential",
     "ShapeError",
     "Sigmoid",

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .errors import InputError, ShapeError
+from .errors import InputError, ShapeError, warn
 
 
 def as_array(X, name: str = "X") -> np.ndarray:
@@ -70,6 +70,32 @@ def as_float_array(X, dtype, name: str = "X") -> np.ndarray:
     return _to_float(arr, dtype, name)
 
 
+#: Rows looked at to decide whether an input holds unscaled pixels: cheap, and enough.
+_PIXEL_SAMPLE = 256
+
+
+def warn_if_unscaled_pixels(X: np.ndarray, name: str = "X") -> None:
+    """Warn when ``X`` looks like raw image bytes: whole numbers in ``[0, 255]`` above 1.5.
+
+    Images (3-D or 4-D arrays) and wide rows (64 features or more, e.g. flattened 28×28
+    digits) are checked, on their first rows only; narrow feature rows are left alone.
+    """
+    if not (X.ndim in (3, 4) or (X.ndim == 2 and X.shape[1] >= 64)):
+        return
+    sample = X[:_PIXEL_SAMPLE]
+    top = float(sample.max())
+    if not (1.5 < top <= 255 and float(sample.min()) >= 0):
+        return
+    if not np.array_equal(sample, np.round(sample)):
+        return
+    scale = 255 if top > 16 else top  # bytes, or e.g. scikit-learn's 4-bit digits (0..16)
+    warn(
+        f"{name} looks like unscaled image pixels (whole numbers from 0 to {top:g}): a network "
+        f"trains badly on them; scale them to [0, 1] first, e.g. {name} = {name} / {scale:g}, "
+        "and the test data the same way"
+    )
+
+
 def as_float_targets(T, dtype, name: str = "targets") -> np.ndarray:
     """Numeric targets (one-hot rows, probabilities, regression values) as finite ``dtype``."""
     arr = as_array(T, name)
@@ -85,8 +111,9 @@ def check_labels(y, n_examples: int, num_classes: int | None = None, name: str =
     """Check integer class labels: one per example, whole numbers in ``[0, num_classes)``."""
     y = as_array(y, name)
     if y.ndim != 1:
+        fix = f": use {name}.ravel()" if y.ndim == 2 and y.shape[1] == 1 else ""
         raise ShapeError(
-            f"{name} has shape {y.shape}; integer labels must be 1-D (one per example)"
+            f"{name} has shape {y.shape}; integer labels must be 1-D (one per example){fix}"
         )
     if y.shape[0] != n_examples:
         raise ShapeError(

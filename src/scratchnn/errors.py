@@ -12,7 +12,10 @@ SIGINT (Ctrl-C) or SIGTERM stopped it cleanly after saving, and it is a
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+import warnings
 from typing import Any
 
 __all__ = [
@@ -22,9 +25,11 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "ScratchnnError",
+    "ScratchnnWarning",
     "ShapeError",
     "TrainingInterrupted",
     "extend_message",
+    "warn",
 ]
 
 
@@ -68,6 +73,36 @@ class DivergenceError(ScratchnnError, FloatingPointError):
 
     history: Any = None
     checkpoint: Any = None
+
+
+class ScratchnnWarning(UserWarning):
+    """A classic mistake that is not an error: unscaled pixels, a double softmax, a run that
+    learned nothing. The message says what was seen and what to do.
+
+    ``cli`` is the same advice in command-line terms (``--lr`` rather than ``lr=``), which
+    ``scratchnn`` prints as one line, ``scratchnn: warning: ...``. Python shows a warning
+    once per place in your code; ``warnings.simplefilter("ignore", ScratchnnWarning)``
+    silences them.
+    """
+
+    def __init__(self, message: str, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = message if cli is None else cli
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, cli: str | None = None) -> None:
+    """Issue a :class:`ScratchnnWarning` attributed to the first caller outside scratchnn.
+
+    So the warning names the user's line (``model.fit(...)``), and Python's default filter
+    shows it once for that line, however many times a loop calls it.
+    """
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of warn()
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(ScratchnnWarning(message, cli), stacklevel=level)
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -15,16 +15,44 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive
+from ._validation import as_float_array, check_positive, warn_if_unscaled_pixels
 from .errors import InputError, ShapeError
 from .io.model_file import save_model
 from .layers.base import Module
+from .layers.conv import Conv2D
+from .layers.dense import Dense
+from .layers.reshape import Flatten
 from .loop import Evaluation
 from .losses import Loss
 from .registry import MODULES
 from .training import History, evaluate, fit
 
 __all__ = ["Evaluation", "Model", "Sequential"]
+
+
+def _feature_shape_message(shape: tuple[int, ...], expected: int, name: str) -> str:
+    """What is wrong with an input of ``shape`` for a model of ``expected`` features, and the fix."""
+    if len(shape) == 1:
+        return (
+            f"{name} has shape {shape} but must be 2-D, (n_examples, n_features) with "
+            f"{expected} feature(s) here: use {name}.reshape(-1, 1) for one feature per "
+            f"example, or {name}.reshape(1, -1) for a single example"
+        )
+    if len(shape) > 2:
+        if int(np.prod(shape[1:])) == expected:
+            return (
+                f"{name} has shape {shape} (images?) but the model's first layer takes rows of "
+                f"{expected} features: flatten them with {name}.reshape(len({name}), -1), or "
+                "start the model with a Flatten() layer"
+            )
+        return (
+            f"{name} has shape {shape} but the model takes rows of {expected} features, "
+            f"shape (n_examples, {expected})"
+        )
+    return (
+        f"{name} has {shape[1]} features per example but the model expects {expected}; "
+        "use data with the same columns the model was trained on"
+    )
 
 
 class Model(Module):
@@ -60,16 +88,28 @@ class Model(Module):
     output_dim: int | None = None
 
     def check_input(self, X: Any, name: str = "X") -> np.ndarray:
-        """``X`` as an array of the model's dtype, its feature count checked; one-line errors."""
+        """``X`` as an array of the model's dtype, its shape checked; one-line errors.
+
+        A wrong shape names the fix (``X.reshape(-1, 1)`` for a 1-D ``X``,
+        ``X.reshape(len(X), -1)`` or a ``Flatten`` layer for images given to a Dense layer).
+        Unscaled image pixels (whole numbers up to 255) fed to a Dense or Conv2D layer give
+        a :class:`~scratchnn.errors.ScratchnnWarning`.
+        """
         X = as_float_array(X, self.dtype, name=name)
         expected = self.input_dim
         if expected is not None and (X.ndim != 2 or X.shape[1] != expected):
-            got = X.shape[1] if X.ndim == 2 else X.shape[1:]
-            raise ShapeError(
-                f"{name} has {got} features per example but the model expects {expected}; "
-                "use data with the same columns the model was trained on"
-            )
+            raise ShapeError(_feature_shape_message(X.shape, expected, name))
+        if self._takes_pixels():
+            warn_if_unscaled_pixels(X, name)
         return X
+
+    def _takes_pixels(self) -> bool:
+        """Whether the first layer that reads the input is a Dense or a Conv2D layer."""
+        for layer in getattr(self, "layers", ()):
+            if isinstance(layer, Flatten):
+                continue
+            return isinstance(layer, (Dense, Conv2D))
+        return False
 
     def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
         """Model outputs (logits for a classifier) in evaluation mode, computed in batches.
@@ -198,6 +238,8 @@ class Sequential(Model):
     def input_dim(self) -> int | None:
         """Number of input features, if the first layers declare it."""
         for layer in self.layers:
+            if isinstance(layer, Flatten):  # what comes after it says nothing about X
+                return None
             shape = layer.input_shape()
             if shape is not None:
                 return shape[-1] if len(shape) == 2 else None

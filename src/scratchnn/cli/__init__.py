@@ -16,10 +16,11 @@ import importlib
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import ScratchnnError, TrainingInterrupted
+from ..errors import ScratchnnError, ScratchnnWarning, TrainingInterrupted
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -57,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code = int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, where a closed pipe can still be handled, not at exit
         return code
     except BrokenPipeError:
@@ -71,6 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :class:`ScratchnnWarning` as one line in command-line terms; others as Python shows them."""
+    if isinstance(message, ScratchnnWarning):
+        print(f"scratchnn: warning: {message.cli}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
 
 
 def _reader_went_away() -> int:

@@ -157,7 +157,7 @@ def _vae(args: argparse.Namespace) -> int:
     if args.latent == 2:
         mu, _ = vae.encode(X_test)
         plots.latent_scatter(mu, y_test, out / "latent.png")
-        values = plots.normal_quantiles(20)
+        values = plots.latent_span(mu, 20)  # the codes' actual spread, not the prior's
         grid = np.array([(z1, z2) for z2 in values[::-1] for z1 in values])
         plots.manifold(vae.decode(grid), values, out / "manifold.png", shape)
         written += ["latent.png", "manifold.png"]

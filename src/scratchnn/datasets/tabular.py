@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, ShapeError
+from ..errors import InputError, ShapeError, warn
 from ..io.atomic import atomic_write_bytes
 from ._files import quote_names, short
 from .csv_file import MAX_CSV_BYTES, MAX_FIELD_CHARS, MAX_LINE_BYTES, read_table
@@ -212,6 +212,8 @@ def load_csv(
         kind = infer_task(values) if task == "auto" else task
         if classes is not None and task == "auto":
             kind = "classification"
+        if task == "auto" and kind == "regression":
+            _warn_if_classes_look_fractional(path, target, values)
         if kind == "regression":
             if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 raise InputError(
@@ -227,6 +229,26 @@ def load_csv(
     elif kind == "auto":
         kind = "classification" if classes is not None else "auto"
     return CSVData(X, y, list(features), target, kind, classes, path)
+
+
+#: An automatic switch to regression is worth a warning when the target has this few distinct
+#: values: then they were probably meant as classes.
+FEW_VALUES = 20
+
+
+def _warn_if_classes_look_fractional(path: Path, target: str, values: pd.Series) -> None:
+    """Say why a target of a few distinct values is treated as regression, not as classes."""
+    array = values.to_numpy(dtype=np.float64)
+    distinct = np.unique(array)
+    if distinct.size > FEW_VALUES:
+        return
+    row = int(np.flatnonzero(array != np.round(array))[0])
+    warn(
+        f"{path}: target column {target!r} is treated as a regression target (MSE, one "
+        f"output), not as class labels, because its values are not all whole numbers "
+        f"({array[row]:g} on line {row + 2}); if its {distinct.size} distinct values are "
+        "classes, write them as whole numbers (0, 1, 2, ...) or as names"
+    )
 
 
 def save_csv(

@@ -48,7 +48,10 @@ def fit_preprocess(data: Data, input_layout: str = "flat") -> dict[str, Any]:
             "image_shape": list(data.image_shape),
         }
     if input_layout == "image":
-        raise InputError(f"{data.name} is not an image dataset; use a model for feature rows")
+        raise InputError(
+            f"{data.name} holds rows of features, not images, which a convolutional model "
+            "cannot read; use --model mlp"
+        )
     X = data.X_train.reshape(len(data.X_train), -1)
     return {
         "scaler": {"kind": "standardize", **Standardizer().fit(X).get_config()},

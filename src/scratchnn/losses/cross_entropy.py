@@ -73,6 +73,11 @@ class SoftmaxCrossEntropy(Loss):
             dZ[rows, T] -= 1  # softmax(Z) - onehot(y)
         else:
             if T.shape != Z.shape:
+                if T.shape == (N, 1):  # labels as a column: the classic y[:, None] mistake
+                    raise ShapeError(
+                        f"y has one column (targets of shape {T.shape} for logits {Z.shape}) "
+                        "but class labels must be 1-D, one per example: pass y.ravel()"
+                    )
                 raise ShapeError(f"targets of shape {T.shape} do not match logits {Z.shape}")
             T = T.astype(Z.dtype, copy=False)  # integer one-hot rows must not promote dZ
             value = float(np.sum(T * (log_sum_E - shifted)) / N)
@@ -94,8 +99,11 @@ class SoftmaxCrossEntropy(Loss):
                     f"X has {n_examples} examples but the targets have {T.shape[0]}; they must match"
                 )
             if n_outputs is not None and T.shape[1] != n_outputs:
+                fix = (
+                    ": for class labels pass y.ravel(), one per example" if T.shape[1] == 1 else ""
+                )
                 raise ShapeError(
-                    f"targets have {T.shape[1]} columns but the model has {n_outputs} outputs"
+                    f"targets have {T.shape[1]} columns but the model has {n_outputs} outputs{fix}"
                 )
             T = as_float_targets(T, dtype, "target probabilities")
             if (T < 0).any():

@@ -9,6 +9,8 @@
 >>> fig = plot_feature_maps(model, np.zeros((1, 28, 28), dtype=np.float32))
 >>> fig.get_suptitle()
 'Feature maps of one image'
+>>> [sub.get_suptitle() for sub in fig.subfigs[1:]]  # numbered like plot_filters' title
+['layer 0 (Conv2D 1→16, 5×5), after its ReLU: 16 maps 24×24', 'layer 3 (Conv2D 16→32, 5×5), after its ReLU: 32 maps 8×8']
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ def _conv_indices(model: Sequential) -> list[int]:
 def _grid(count: int, max_cols: int) -> tuple[int, int]:
     cols = min(count, max_cols)
     return math.ceil(count / cols), cols
+
+
+def _maps_title(model: Sequential, i: int, conv: int | None, fmaps: np.ndarray, shown: int) -> str:
+    """``layer 0 (Conv2D 1→16, 5×5), after its ReLU: 16 maps 24×24``: numbered like
+    :func:`plot_filters`, by the convolution's index in the model."""
+    size = f"{len(fmaps)} maps {fmaps.shape[1]}×{fmaps.shape[2]}"
+    if shown < len(fmaps):
+        size += f", first {shown} shown"
+    if conv is None:
+        return f"layer {i} ({type(model[i]).__name__}): {size}"
+    layer = model[conv]
+    KH, KW = layer.params["W"].shape[2:]
+    what = f"layer {conv} (Conv2D {layer.in_channels}→{layer.out_channels}, {KH}×{KW})"
+    after = "" if i == conv else f", after its {type(model[i]).__name__}"
+    return f"{what}{after}: {size}"
 
 
 def plot_filters(
@@ -83,7 +100,8 @@ def plot_filters(
             ax.set_title(f"filter {f}", fontsize=7)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     channels = "" if C == 1 else f", mean over {C} input channels"
-    fig.suptitle(f"Layer {index}: {F} filters {KH}×{KW}{channels}")
+    # "layer i" is the index in the model, as in plot_feature_maps and model.summary()
+    fig.suptitle(f"layer {index} (Conv2D): {F} filters {KH}×{KW}{channels}")
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -117,13 +135,15 @@ def plot_feature_maps(
     max_maps : int
         Show at most this many channels per layer.
     title : str, optional
-        Caption for the input image (e.g. its label and the prediction).
+        The figure's one title (e.g. naming the image, its label and the prediction);
+        "Feature maps of one image" by default.
     """
     image = np.asarray(image, dtype=model.dtype)
     if image.ndim == 2:
         image = image[None]
     if image.ndim != 3:
         raise ShapeError(f"image has shape {image.shape}; pass one image (C, H, W) or (H, W)")
+    convs: dict[int, int] = {}  # shown layer -> the Conv2D whose maps it holds
     if layers is None:
         layers = []
         for i in _conv_indices(model):
@@ -133,6 +153,7 @@ def plot_feature_maps(
             ):  # fmt: skip
                 j += 1
             layers.append(j)
+            convs[j] = i
     wanted = set(layers)
     if not wanted or not all(0 <= i < len(model) for i in wanted):
         raise InputError(f"layers must be indices between 0 and {len(model) - 1}, got {layers}")
@@ -148,30 +169,31 @@ def plot_feature_maps(
             maps[i] = np.asarray(X[0], dtype=np.float64)
 
     rows = [_grid(min(len(m), max_maps), 16)[0] for m in maps.values()]
-    heights = [1.9] + [0.35 + 0.6 * r for r in rows]  # inches: input; title + rows of maps
-    fig = new_figure(9.0, sum(heights) + 0.4)
+    heights = [1.45] + [0.35 + 0.6 * r for r in rows]  # inches: input; title + rows of maps
+    fig = new_figure(9.6, sum(heights) + 0.45)
     subfigs = fig.subfigures(len(heights), 1, height_ratios=heights)
     ax = subfigs[0].subplots()
     ax.imshow(image.mean(axis=0) if image.shape[0] > 1 else image[0], cmap="gray_r")
-    ax.set_axis_off()
-    ax.set_title(title or f"input {image.shape[1]}×{image.shape[2]}", fontsize=9)
+    # a frame, not axes: MNIST's blank border is white on white and looked like a gap
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#bbbbbb")
+    ax.set_title(f"input {image.shape[1]}×{image.shape[2]}", fontsize=9)
     for sub, (i, fmaps) in zip(subfigs[1:], maps.items()):
         shown = fmaps[:max_maps]
         rows, cols = _grid(len(shown), 16)
         axes = sub.subplots(rows, cols, squeeze=False)
+        # one colour scale per layer, so that the maps of a layer compare with each other
+        low, high = min(0.0, float(shown.min())), float(shown.max()) or 1.0
+        drawn = None
         for c, ax in enumerate(axes.flat):
             ax.set_axis_off()
             if c < len(shown):
-                ax.imshow(
-                    shown[c], cmap="viridis", vmin=min(0.0, shown.min()), vmax=shown.max() or 1.0
-                )
-        name = type(model[i]).__name__
-        sub.suptitle(
-            f"layer {i} ({name}): {len(fmaps)} maps {fmaps.shape[1]}×{fmaps.shape[2]}"
-            + (f", first {len(shown)} shown" if len(shown) < len(fmaps) else ""),
-            fontsize=9,
-        )
-    fig.suptitle("Feature maps of one image")
+                drawn = ax.imshow(shown[c], cmap="viridis", vmin=low, vmax=high)
+        sub.colorbar(drawn, ax=axes, shrink=0.9, aspect=12, pad=0.01, label="activation")
+        sub.suptitle(_maps_title(model, i, convs.get(i), fmaps, len(shown)), fontsize=9)
+    fig.suptitle(title or "Feature maps of one image", fontsize=11)
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -43,9 +43,29 @@ def _has(frame: pd.DataFrame, column: str) -> bool:
 
 
 def _epoch_axis(ax: Axes, epochs: np.ndarray) -> None:
+    """Whole epochs only: every epoch a tick on short runs (a one-epoch run has one, at 1)."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(epochs), 10)))
+    if len(epochs) <= 10:
+        ax.set_xticks([int(e) for e in epochs])
+        if len(epochs) == 1:
+            ax.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
     ax.grid(True, alpha=0.3)
+
+
+#: Above this ratio of the largest to the smallest loss, the loss axis is logarithmic.
+LOG_SCALE_RATIO = 30.0
+
+
+def _loss_scale(ax: Axes, values: list[np.ndarray]) -> bool:
+    """A log scale when the losses span more than :data:`LOG_SCALE_RATIO`: an exploding first
+    epoch (a loss of 1e4, then 0.3) would otherwise flatten every later epoch into a line."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
+    if finite.size < 2 or finite.min() <= 0 or finite.max() / finite.min() <= LOG_SCALE_RATIO:
+        return False
+    ax.set_yscale("log")
+    return True
 
 
 def results_table(ax: Axes, results: Mapping[str, str], title: str = "results") -> None:
@@ -113,7 +133,11 @@ def training_curves(
         ax.plot(epochs, frame["val_loss"], "-s", ms=3, color=COLORS[1], label="validation")
     if test_loss is not None and math.isfinite(test_loss):
         ax.plot([epochs[-1]], [test_loss], "*", ms=11, color=COLORS[3], label="test (final)")
-    ax.set_ylabel("loss")
+    losses = [frame[c].to_numpy(float) for c in ("loss", "val_loss") if _has(frame, c)]
+    if test_loss is not None and math.isfinite(test_loss):
+        losses.append(np.array([test_loss]))
+    log = _loss_scale(ax, losses)
+    ax.set_ylabel("loss (log scale)" if log else "loss")
     ax.set_title("loss per epoch", loc="left", fontsize=11)
     _epoch_axis(ax, epochs)
     ax.legend(frameon=False)
@@ -206,7 +230,14 @@ def comparison_curves(
                     label=f"{name} {label}",
                     **styles[name],
                 )
-    ax.set_ylabel("loss")
+    losses = [
+        frame[f"{name}_{c}"].to_numpy(float)
+        for name in names
+        for c in ("loss", "val_loss")
+        if _has(frame, f"{name}_{c}")
+    ]
+    log = _loss_scale(ax, losses)
+    ax.set_ylabel("loss (log scale)" if log else "loss")
     ax.set_title("loss per epoch", loc="left", fontsize=11)
     _epoch_axis(ax, epochs)
     ax.legend(frameon=False)

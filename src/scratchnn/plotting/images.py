@@ -121,9 +121,10 @@ def weight_images(
 ) -> Figure:
     """The first layer's weights, one image per hidden unit (row ``W[j]`` reshaped).
 
-    ``W`` has shape ``(units, pixels)`` (scratchnn's ``(out, in)`` layout). Each image uses its
-    own symmetric colour scale (blue negative, red positive, white zero), so the pattern a unit
-    responds to is visible whatever its overall size.
+    ``W`` has shape ``(units, pixels)`` (scratchnn's ``(out, in)`` layout). Each image is
+    divided by its unit's largest ``|weight|``, so the pattern a unit responds to is visible
+    whatever its overall size; the colour bar gives that relative scale (blue negative, red
+    positive, white zero), and the title the range of the units' largest weights.
     """
     W = np.asarray(W, dtype=np.float64)
     shape = tuple(int(s) for s in image_shape if int(s) != 1) or (1,)
@@ -134,17 +135,30 @@ def weight_images(
     count = min(n, W.shape[0])
     columns = min(8, count) if count <= 16 else math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
-    fig = new_figure(0.95 * columns + 0.2, 0.95 * rows + 0.5)
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    fig = new_figure(0.95 * columns + 1.0, 0.95 * rows + 0.6)  # + the colour bar
+    grid = fig.subplots(rows, columns, squeeze=False)
+    axes = np.atleast_1d(grid).ravel()
+    limits = np.abs(W[:count]).max(axis=1)
+    limits[limits == 0] = 1.0
+    drawn = None
     for j, ax in enumerate(axes):
         ax.set_axis_off()
         if j >= count:
             continue
-        w = W[j].reshape(shape)
-        limit = float(np.abs(w).max()) or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        w = W[j].reshape(shape) / limits[j]
+        drawn = ax.imshow(w, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(
+        drawn,
+        ax=grid,
+        shrink=min(0.6, 2.5 / rows),
+        aspect=25,
+        label="weight / the unit's max |weight|",
+    )
     fig.suptitle(
-        title or f"first-layer weights ({count} of {W.shape[0]} units; red +, blue −)", fontsize=10
+        title
+        or f"first-layer weights ({count} of {W.shape[0]} units; red +, blue −; largest "
+        f"|weight| per unit {limits.min():.2g} to {limits.max():.2g})",
+        fontsize=10,
     )
     if path is not None:
         save_figure(fig, path)

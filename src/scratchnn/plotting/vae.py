@@ -31,6 +31,7 @@ __all__ = [
     "elbo_curves",
     "image_grid",
     "latent_scatter",
+    "latent_span",
     "manifold",
     "normal_quantiles",
     "reconstructions",
@@ -178,6 +179,38 @@ def normal_quantiles(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarra
     return np.array([NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)])
 
 
+def latent_span(codes: Any, n: int, coverage: float = 0.99) -> np.ndarray:
+    """``n`` evenly spaced values from ``-s`` to ``s`` that span where the codes are.
+
+    ``s`` is the ``coverage`` quantile of ``|code|`` over both dimensions of the encoded
+    means ``codes`` (``(N, 2)``), so the decoded manifold shows the whole region the data
+    occupy (a trained VAE's codes often spread over ±4, well beyond the prior's ±1.64).
+
+    >>> latent_span(np.array([[-4.0, 1.0], [3.0, 0.5], [0.0, -2.0]]), 3, coverage=1.0).tolist()
+    [-4.0, 0.0, 4.0]
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[1] != 2 or not len(codes):
+        raise ShapeError(f"latent_span needs 2-D codes of shape (N, 2), got {codes.shape}")
+    span = float(np.quantile(np.abs(codes), coverage)) or 1.0
+    return np.linspace(-span, span, n)
+
+
+def _spacing(values: np.ndarray) -> str:
+    """Say how the grid's values were chosen, for the axis labels."""
+    if len(values) > 2:
+        p = np.array([NormalDist().cdf(float(v)) for v in values])
+        steps, gaps = np.diff(p), np.diff(values)
+        if np.allclose(steps, steps[0], rtol=1e-3) and not np.allclose(gaps, gaps[0], rtol=1e-3):
+            return (
+                f"evenly spaced in probability under the prior N(0, 1), from its "
+                f"{p[0]:.0%} to its {p[-1]:.0%} quantile"
+            )
+        if np.allclose(gaps, gaps[0], rtol=1e-3):
+            return f"evenly spaced from {_tick(values[0])} to {_tick(values[-1])}"
+    return ""
+
+
 def _tick(value: float) -> str:
     """``value`` to two decimals, without the "-0.00" of a tiny negative (the middle quantile).
 
@@ -198,6 +231,10 @@ def manifold(
 
     ``images`` holds ``len(values)²`` decoded images in row-major order, row ``i`` for
     ``z₂ = values[-1 - i]`` (top row the largest z₂) and column ``j`` for ``z₁ = values[j]``.
+    The ticks give z; the axis labels say how the values were spaced: evenly over the codes'
+    spread (:func:`latent_span`, the command line's choice) or evenly in probability under
+    the prior (:func:`normal_quantiles`, Kingma & Welling's Fig. 4), whose ticks are then
+    the prior's quantiles.
     """
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
@@ -208,13 +245,22 @@ def manifold(
     ax = fig.add_subplot()
     _show(ax, image_grid(tiles, n, image_shape, pad=0))
     h, w = image_shape
-    ticks = sorted({int(round(t)) for t in np.linspace(0, n - 1, min(n, 5))})
-    ax.set_xticks([w * j + w / 2 - 0.5 for j in ticks])
-    ax.set_xticklabels([_tick(values[j]) for j in ticks], fontsize=8)
-    ax.set_yticks([h * i + h / 2 - 0.5 for i in ticks])
-    ax.set_yticklabels([_tick(values[n - 1 - i]) for i in ticks], fontsize=8)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
+    spacing = _spacing(values)
+    if spacing.startswith("evenly spaced from"):  # a linear axis: round values as ticks
+        step = (values[-1] - values[0]) / (n - 1)
+        nice = MaxNLocator(nbins=8, steps=[1, 2, 5, 10]).tick_values(values[0], values[-1])
+        nice = nice[(nice >= values[0] - 1e-9) & (nice <= values[-1] + 1e-9)]
+        where = (nice - values[0]) / step  # fractional column of each tick
+        ax.set_xticks(w * where + w / 2 - 0.5, [f"{v + 0.0:g}" for v in nice], fontsize=8)
+        ax.set_yticks(h * (n - 1 - where) + h / 2 - 0.5, [f"{v + 0.0:g}" for v in nice], fontsize=8)
+    else:  # the grid's own values, at five of its columns and rows
+        ticks = sorted({int(round(t)) for t in np.linspace(0, n - 1, min(n, 5))})
+        ax.set_xticks([w * j + w / 2 - 0.5 for j in ticks])
+        ax.set_xticklabels([_tick(values[j]) for j in ticks], fontsize=8)
+        ax.set_yticks([h * i + h / 2 - 0.5 for i in ticks])
+        ax.set_yticklabels([_tick(values[n - 1 - i]) for i in ticks], fontsize=8)
+    ax.set_xlabel("$z_1$" + (f": {spacing}" if spacing else ""), fontsize=9)
+    ax.set_ylabel("$z_2$" + (" (the same values)" if spacing else ""), fontsize=9)
     ax.set_title(title, fontsize=10)
     if path is not None:
         save_figure(fig, path)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..io.atomic import write_csv
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["History"]
 
@@ -67,6 +71,19 @@ class History:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per epoch, one column per metric."""
         return pd.DataFrame(self.records, columns=self.columns)
+
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
+        """The loss and accuracy curves of this run: :func:`scratchnn.plotting.curves.training_curves`.
+
+        Returns the figure (shown as a picture when it is the last value of a notebook
+        cell); ``path`` also writes it as PNG. Other keywords (``results``, ``chance``,
+        ``title``, ``test_accuracy``, ``test_loss``, ``best``) go to ``training_curves``.
+        """
+        # Imported here, not at the top: plotting sits above training in the layering (see
+        # the ignore_imports line of pyproject.toml), and matplotlib is loaded only when used.
+        from ..plotting.curves import training_curves
+
+        return training_curves(self, path=path, **kwargs)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dataframe` as CSV without the index, atomically."""

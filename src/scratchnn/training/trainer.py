@@ -33,6 +33,7 @@ from .. import schedules as schedules_mod
 from .._validation import as_generator, check_fraction, check_positive
 from ..errors import InputError, ShapeError
 from ..loop import Trainable, evaluate_means, num_batches, prepare_data, take_batch, train_step
+from . import advice
 from .callbacks.base import Callback, CallbackList
 from .callbacks.checkpointing import Checkpointing
 from .callbacks.divergence import StopOnDivergence
@@ -157,6 +158,7 @@ def fit(
     callbacks = list(callbacks)
 
     X, T = prepare_data(model, X, y, loss)
+    advice.check_before(model, loss)
     X_val = T_val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -231,6 +233,7 @@ def fit(
     except BaseException as error:
         hooks.on_exception(error)
         raise
+    advice.check_after(state.history, T, loss, optimizer.initial_lr)
     hooks.on_train_end(state.history.records[-1] if state.history.records else {})
     return state.history
 
