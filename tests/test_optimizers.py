@@ -237,3 +237,17 @@ def test_adam_updates_small_arrays_together_bit_identically(make):
         grouped.state[k]["m"].base is flat for k in ("b", "gamma", "one")
     )
     assert grouped.state["big"]["m"].base is None and plain.state["b"]["m"].base is None
+
+
+def test_a_gradient_whose_square_overflows_is_a_divergence_not_a_warning():
+    """Found by hypothesis: y = 1e20 with MSE gives a finite gradient whose square is inf."""
+    import warnings
+
+    from scratchnn.errors import DivergenceError
+
+    model = snn.mlp([3, 4, 1], rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", snn.ScratchnnWarning)
+        with pytest.raises(DivergenceError, match="training diverged"):
+            model.fit([[0.0, 0.0, 0.0]], [1e20], loss="mse", epochs=1, batch_size=1, verbose=0)

@@ -81,7 +81,11 @@ class Optimizer:
                 )
             seen.add(name)
             work.append((name, param, grad, self._state_for(name, param)))
-        self.update_all(work)
+        # A finite gradient can still overflow g² (|g| > 1.8e19 in float32) or meet an inf:
+        # the moments then hold inf or NaN and the step is NaN or zero, no warning printed.
+        # fit's divergence check reports it as a non-finite gradient norm, in one line.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.update_all(work)
         if self.flush_every > 0 and self.t % self.flush_every == 0:
             for *_, state in work:
                 self.flush_subnormals(state)
