@@ -207,3 +207,47 @@ def test_schedule_lookup():
     assert schedules.ExponentialLR(0.5).lr_at(2, 1.0) == 0.25
     with pytest.raises(InputError):
         schedules.get("cyclic")
+
+
+@pytest.mark.parametrize("make", [lambda: snn.Adam(lr=1e-2), lambda: snn.AdamW(lr=1e-2)])
+def test_adam_updates_small_arrays_together_bit_identically(make):
+    """update_all groups the small arrays into one flat update; it must equal update()."""
+    rng = np.random.default_rng(0)
+    shapes = {"big": (300, 300), "W": (16, 8), "b": (16,), "gamma": (8,), "one": (1,)}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    mixed = {**params, "d": rng.standard_normal(5)}  # a float64 array among float32 ones
+    grouped, plain = make(), make()
+    plain.group_size = 0  # every array alone: the plain update() path
+    p_grouped = {k: v.copy() for k, v in mixed.items()}
+    p_plain = {k: v.copy() for k, v in mixed.items()}
+    for step in range(6):
+        grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in mixed.items()}
+        grouped.step((k, p_grouped[k], grads[k]) for k in mixed)
+        plain.step((k, p_plain[k], grads[k]) for k in mixed)
+        if step == 2:  # a reload replaces the state arrays: the flat buffers are rebuilt
+            grouped.load_state_dict(grouped.state_dict())
+    for k in mixed:
+        np.testing.assert_array_equal(p_grouped[k], p_plain[k], err_msg=k)
+    for k in mixed:
+        for key in ("m", "v"):
+            np.testing.assert_array_equal(grouped.state[k][key], plain.state[k][key])
+    # the small float32 arrays really share one buffer; the large one has its own
+    flat = grouped.state["W"]["m"].base
+    assert flat is not None and all(
+        grouped.state[k]["m"].base is flat for k in ("b", "gamma", "one")
+    )
+    assert grouped.state["big"]["m"].base is None and plain.state["b"]["m"].base is None
+
+
+def test_a_gradient_whose_square_overflows_is_a_divergence_not_a_warning():
+    """Found by hypothesis: y = 1e20 with MSE gives a finite gradient whose square is inf."""
+    import warnings
+
+    from scratchnn.errors import DivergenceError
+
+    model = snn.mlp([3, 4, 1], rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", snn.ScratchnnWarning)
+        with pytest.raises(DivergenceError, match="training diverged"):
+            model.fit([[0.0, 0.0, 0.0]], [1e20], loss="mse", epochs=1, batch_size=1, verbose=0)

@@ -72,18 +72,35 @@ class Optimizer:
             parameters = list(parameters)
             self.grad_norm = clip_grad_norm(parameters, self.clip_norm)
         self.t += 1
-        flush = self.flush_every > 0 and self.t % self.flush_every == 0
         seen: set[str] = set()
+        work = []
         for name, param, grad in parameters:
             if name in seen:
                 raise InputError(
                     f"parameter name {name!r} appears twice in one step; names must be unique"
                 )
             seen.add(name)
-            state = self._state_for(name, param)
-            self.update(name, param, grad, state)
-            if flush:
+            work.append((name, param, grad, self._state_for(name, param)))
+        # A finite gradient can still overflow g² (|g| > 1.8e19 in float32) or meet an inf:
+        # the moments then hold inf or NaN and the step is NaN or zero, no warning printed.
+        # fit's divergence check reports it as a non-finite gradient norm, in one line.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.update_all(work)
+        if self.flush_every > 0 and self.t % self.flush_every == 0:
+            for *_, state in work:
                 self.flush_subnormals(state)
+
+    def update_all(
+        self, work: list[tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray]]]
+    ) -> None:
+        """Update every ``(name, p, g, state)`` of one step: :meth:`update` on each, in order.
+
+        An optimizer may override this to update several parameters at once (see
+        :class:`~scratchnn.optimizers.Adam`); the result must be what :meth:`update` on each
+        would give.
+        """
+        for name, p, g, state in work:
+            self.update(name, p, g, state)
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         """Update parameter ``p`` in place from its gradient ``g``."""
