@@ -38,7 +38,7 @@ from ..loop import evaluate
 from ..model import Sequential
 from ..models.lm import LanguageModel
 from ..training.checkpoint import CHECKPOINT_FILE
-from ._common import add_model_file_argument, non_negative_int, positive_int
+from ._common import add_model_file_argument, add_old_spelling, non_negative_int, positive_int
 
 
 def model_path(text: str | os.PathLike[str]) -> Path:
@@ -105,10 +105,10 @@ def check_feature_count(model: Sequential, path: Path, X: np.ndarray, source: ob
     )
 
 
-def _report(report: dict, output: str | None) -> int:
+def _report(report: dict, out: str | None) -> int:
     text = json.dumps(json_ready(report), indent=2)
-    if output:
-        write_json(output, report)
+    if out:
+        write_json(out, report)
     print(text)
     return 0
 
@@ -145,7 +145,7 @@ def _evaluate_names(args: argparse.Namespace, path: Path, model: LanguageModel) 
         "perplexity": math.exp(loss),
         "uniform_loss": math.log(tokenizer.vocab_size),
     }
-    return _report(report, args.output)
+    return _report(report, args.out)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -192,7 +192,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             report["gap_points"] = 100 * (report["best_possible_accuracy"] - result.accuracy)
         else:
             report["best_possible_loss"] = float(np.mean((best - y) ** 2))
-    return _report(report, args.output)
+    return _report(report, args.out)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -227,5 +227,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed of the fresh sample (default: the model's training seed, another stream)",
     )
     parser.add_argument("--target", metavar="COLUMN", help="label column of a CSV file")
-    parser.add_argument("--output", metavar="FILE.json", help="also write the JSON here")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the JSON here")
+    add_old_spelling(parser, "--output", "out", "FILE.json")
     parser.set_defaults(func=_evaluate)

@@ -1,0 +1,221 @@
+"""The subcommands as one family: the same option names, parsers, messages and progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn import cli
+from scratchnn.cli._common import hidden_sizes
+from scratchnn.training.callbacks import progress
+
+# -- --hidden -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "sizes"), [("16", [16]), ("256,128", [256, 128]), ("none", []), ("None", [])]
+)
+def test_hidden_sizes_reads_comma_separated_positive_numbers_or_none(text, sizes):
+    assert hidden_sizes(text) == sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("10 5", "'10 5'"),
+        ("10,,5", "an empty part in '10,,5'"),
+        ("-4", "'-4'"),
+        ("abc", "'abc'"),
+        ("16,", "an empty part in '16,'"),
+        ("0", "'0'"),
+        ("16,0", "'0' in '16,0'"),
+        ("", "empty"),
+    ],
+)
+def test_hidden_sizes_refuses_anything_else_naming_the_bad_part(text, named):
+    with pytest.raises(argparse.ArgumentTypeError) as info:
+        hidden_sizes(text)
+    message = str(info.value)
+    assert message.startswith(named) and "\n" not in message
+    assert "such as 16,16" in message and "'none' for no hidden layer" in message
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "vae"])
+def test_every_command_parses_hidden_with_the_same_function(command):
+    parser = cli.build_parser()
+    args = parser.parse_args([command, "--dataset", "mnist", "--hidden", "256,128"])
+    assert list(args.hidden) == [256, 128]
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args([command, "--dataset", "mnist", "--hidden", "10 5"])
+    assert info.value.code == 2
+
+
+def test_bad_hidden_is_a_one_line_error_with_the_subcommands_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["vae", "--hidden", "10,,5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: scratchnn vae")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("scratchnn vae: error: argument --hidden: an empty part in '10,,5'")
+
+
+# -- option names ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "old"),
+    [
+        (["evaluate", "--model", "m.npz"], "--output"),
+        (["predict", "--model", "m.npz", "--input", "x.csv"], "--output"),
+        (["download", "mnist"], "--dir"),
+    ],
+)
+def test_output_is_out_everywhere_and_the_old_spelling_still_works(argv, old, capsys):
+    parser = cli.build_parser()
+    assert parser.parse_args([*argv, "--out", "here"]).out == "here"
+    assert parser.parse_args([*argv, old, "there"]).out == "there"
+    with pytest.raises(SystemExit):
+        parser.parse_args([argv[0], "--help"])
+    shown = capsys.readouterr().out
+    assert "--out" in shown and old not in shown
+
+
+def test_every_command_that_writes_names_it_out():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        shown = {
+            o for a in command._actions if a.help != argparse.SUPPRESS for o in a.option_strings
+        }
+        assert not shown & {"--output", "--dir", "--output-dir"}, name
+
+
+# -- did you mean -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (["train", "--dataset", "circle", "--hiden", "4"], "usage: scratchnn train", "'--hidden'"),
+        (["vae", "--epohcs", "2"], "usage: scratchnn vae", "'--epochs'"),
+        (["evaluate", "--model", "m.npz", "--outptu", "x"], "usage: scratchnn evaluate", "'--out'"),
+        (["train", "--dataset", "circle", "--model", "mpl"], "usage: scratchnn train", "'mlp'"),
+        (["trian"], "usage: scratchnn ", "'train'"),
+    ],
+)
+def test_unknown_options_choices_and_commands_suggest_the_close_one(argv, usage, hint, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    last = err.strip().splitlines()[-1]
+    assert f"did you mean {hint}?" in last
+
+
+def test_an_unknown_dataset_suggests_the_close_one(capsys):
+    assert cli.main(["train", "--dataset", "circel", "--verbose", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unknown dataset 'circel'; did you mean 'circle'?" in err
+
+
+# -- the progress bar -------------------------------------------------------------------------
+
+
+def _toy(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+
+
+def _model():
+    return snn.Sequential(
+        [snn.Dense(2, 16, rng=0), snn.ReLU(), snn.Dense(16, 2, rng=1)], dtype="float64"
+    )
+
+
+def _rendered(text: str) -> list[str]:
+    """Every state the bar was drawn in: the text between carriage returns and newlines."""
+    return [part for line in text.split("\n") for part in line.split("\r") if part.strip()]
+
+
+@pytest.mark.parametrize("epochs", [3, 100])
+def test_the_bar_fits_80_columns_and_keeps_the_validation_metrics(monkeypatch, epochs):
+    X, y = _toy(n=600 if epochs > 10 else 3000)
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        "scratchnn.training.trainer.ProgressBar",
+        lambda verbose: progress.ProgressBar(verbose, width=80, file=screen),
+    )
+    history = _model().fit(
+        X, y, epochs=epochs, batch_size=2, validation_data=(X[:200], y[:200]), seed=0
+    )
+    lines = _rendered(screen.getvalue())
+    assert max(len(line) for line in lines) <= 80
+    last = next(line for line in reversed(lines) if line.startswith(f"epoch {epochs}/{epochs} "))
+    val = history.records[-1]
+    assert f"val_loss={val['val_loss']:.4f}" in last
+    assert f"val_acc={100 * val['val_accuracy']:.1f}%" in last
+
+
+def test_the_bar_shows_the_running_mean_loss_of_the_epoch(monkeypatch):
+    X, y = _toy(n=400)
+    shown = []
+
+    class Spy(progress.ProgressBar):
+        def on_batch_end(self, batch, logs):
+            super().on_batch_end(batch, logs)
+            shown.append((self._bar.postfix, logs["loss"], logs["size"]))
+
+    monkeypatch.setattr(
+        "scratchnn.training.trainer.ProgressBar",
+        lambda verbose: Spy(verbose, width=80, file=io.StringIO()),
+    )
+    history = _model().fit(X, y, epochs=1, batch_size=8, seed=0)
+    total = count = 0.0
+    for batch, (postfix, loss, size) in enumerate(shown, start=1):
+        total, count = total + loss * size, count + size
+        if (batch - 1) % 20 == 0:  # when the bar's numbers are refreshed
+            assert postfix.startswith(f"loss={total / count:.4f} acc=")
+    assert f"{total / count:.4f}" == f"{history.records[-1]['loss']:.4f}"
+    losses = [loss for _, loss, _ in shown]
+    assert max(losses) - min(losses) > 0.01  # the last batch's loss would not do
+
+
+def test_without_ipywidgets_a_notebook_gets_the_text_bar_quietly(monkeypatch):
+    class ZMQInteractiveShell:
+        pass
+
+    fake_ipython = type(sys)("IPython")
+    fake_ipython.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", type(sys)("ipykernel.zmqshell"))
+    assert progress._in_notebook()
+    monkeypatch.setattr(progress, "_widgets_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert progress.progress_bar_class() is progress.text_tqdm
+        X, y = _toy(n=100)
+        _model().fit(X, y, epochs=1, batch_size=50, seed=0, verbose=1)
+
+
+def test_outside_a_notebook_it_is_the_text_bar(monkeypatch):
+    monkeypatch.delitem(sys.modules, "ipykernel.zmqshell", raising=False)
+    monkeypatch.setattr(progress, "_widgets_available", lambda: True)
+    assert not progress._in_notebook()
+    assert progress.progress_bar_class() is progress.text_tqdm
+
+
+def test_verbose_2_is_one_line_per_epoch_with_the_same_names(capsys):
+    X, y = _toy(n=200)
+    _model().fit(X, y, epochs=2, batch_size=50, seed=0, validation_data=(X, y), verbose=2)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 2 and out[0].startswith("epoch 1/2: loss ")
+    assert "acc " in out[0] and "val_loss " in out[0] and "val_acc " in out[0]
