@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import signal
 import sys
 import warnings
 
@@ -11,7 +14,7 @@ import numpy as np
 import pytest
 
 import scratchnn as snn
-from scratchnn import cli
+from scratchnn import cli, experiments
 from scratchnn.cli._common import hidden_sizes
 from scratchnn.training.callbacks import progress
 
@@ -219,3 +222,81 @@ def test_verbose_2_is_one_line_per_epoch_with_the_same_names(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 2 and out[0].startswith("epoch 1/2: loss ")
     assert "acc " in out[0] and "val_loss " in out[0] and "val_acc " in out[0]
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+
+
+def _train_circle(out, *extra):
+    argv = ["train", "--dataset", "circle", "--n", "1000", "--epochs", "2", "--out", str(out)]
+    assert cli.main([*argv, "--verbose", "0", "--no-plots", *map(str, extra)]) == 0
+
+
+def test_evaluate_defaults_to_the_runs_dataset_and_warns_on_other_data(tmp_path, capsys):
+    run = tmp_path / "circle"
+    _train_circle(run)
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(run), "--n", "500"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["dataset"] == "circle" and report["trained_on"] == "circle"
+    assert captured.err.strip() == (
+        f"scratchnn: evaluating on circle, the dataset of the run ({run / 'config.json'})"
+    )
+    assert cli.main(["evaluate", "--model", str(run / "model.npz"), "--dataset", "square"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["dataset"] == "square"
+    (warning,) = captured.err.strip().splitlines()
+    assert warning.startswith("scratchnn: warning: the model was trained on circle, not square")
+
+
+def test_evaluate_a_model_file_outside_a_run_still_needs_a_dataset(tmp_path, capsys):
+    run = tmp_path / "circle"
+    _train_circle(run)
+    lone = tmp_path / "elsewhere" / "model.npz"
+    lone.parent.mkdir()
+    lone.write_bytes((run / "model.npz").read_bytes())
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(lone)]) == 2
+    assert "what to evaluate on? pass --dataset" in capsys.readouterr().err
+
+
+# -- Ctrl-C hints -----------------------------------------------------------------------------
+
+
+class SignalAt(snn.Callback):
+    """Send SIGINT to this process after ``step`` training steps, as Ctrl-C would."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.seen = step, 0
+
+    def on_batch_end(self, batch, logs):
+        self.seen += 1
+        if self.seen == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_in_demo_says_how_to_continue_on_the_command_line(tmp_path, monkeypatch, capsys):
+    real = experiments.run_training
+    monkeypatch.setattr(
+        experiments,
+        "run_training",
+        lambda config, out, **kw: real(config, out, callbacks=[SignalAt(5)], **kw),
+    )
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--epochs", "2", "--n", "400", "--out", str(out), "--no-plots"]) == 130
+    err = capsys.readouterr().err.strip()
+    first = out / "circle-2-3-2"
+    assert err == (
+        f"scratchnn: training stopped by SIGINT at epoch 1, batch 5; the checkpoint and the "
+        f"results so far are in {first}; continue with: scratchnn train --resume {first}"
+    )
+    assert "resume=True" not in err and "scratchnn.resume" not in err
+
+
+def test_demo_ends_with_the_same_summary_box(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--epochs", "1", "--n", "400", "--out", str(out), "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    box = experiments.summary_table([("x", "y")], title=f"demo: {out}").splitlines()
+    assert box[1] in printed.splitlines() and "circle 2-16-16-2 relu" in printed
