@@ -36,6 +36,7 @@ COMMANDS = [
     "compare",
     "vae",
     "export",
+    "runs",
 ]
 
 
