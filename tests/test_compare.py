@@ -189,3 +189,29 @@ def test_compare_reports_medians_and_shows_progress_on_both_sides(tmp_path, torc
     assert printed.count("epoch 3/3: loss ") == 2  # scratchnn's line, then PyTorch's
     box = "\n".join(lines)
     assert "s/epoch, median of epochs 2-3" in box
+
+
+def test_ctrl_c_in_compare_says_what_to_do_on_the_command_line(
+    tmp_path, torch, monkeypatch, capsys
+):
+    import os
+    import signal
+
+    import scratchnn as snn
+    from scratchnn import cli, compare
+
+    class SignalAt(snn.Callback):
+        def on_batch_end(self, batch, logs):
+            if batch == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    real = compare.fit
+    monkeypatch.setattr(compare, "fit", lambda *a, **kw: real(*a, callbacks=[SignalAt()], **kw))
+    argv = ["compare", "--dataset", "circle", "--n", "400", "--hidden", "4", "--epochs", "2"]
+    assert cli.main([*argv, "--out", str(tmp_path / "c"), "--verbose", "0"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "scratchnn: training stopped by SIGINT at epoch 1, batch 3 (scratchnn's side); a "
+        "comparison is not resumable: run the same 'scratchnn compare' command again, with "
+        "another --out or --overwrite"
+    )
