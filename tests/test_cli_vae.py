@@ -199,3 +199,14 @@ def test_help_has_texts_and_metavars_and_no_raw_rst(capsys):
         takes_value = action.nargs != 0 and action.help != argparse.SUPPRESS
         if takes_value and action.choices is None:
             assert action.metavar, action.option_strings  # not the upper-cased dest
+
+
+def test_train_resume_on_a_vae_run_names_vae_resume(mnist_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert vae(mnist_dir, run, "--epochs", 1, "--verbose", 0, "--iwae-k", 0) == 0
+    assert cli.main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"scratchnn: error: {run}: a vae run; continue it with 'scratchnn vae --resume {run}'"
+    )

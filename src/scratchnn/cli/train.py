@@ -29,6 +29,7 @@ more names, ``scratchnn evaluate --model RUN --input FILE`` scores a file of nam
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import signal
 from pathlib import Path
@@ -62,6 +63,18 @@ def _resume_command(run_dir: Path) -> str:
     return resume_command("train", run_dir)
 
 
+def _check_not_vae(run_dir: Path) -> None:
+    """``train --resume`` on a ``vae`` run folder: name the command that continues it."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # open_run reports a missing or damaged file, naming it
+    if isinstance(saved, dict) and saved.get("command") == "vae":
+        raise InputError(
+            f"{run_dir}: a vae run; continue it with '{resume_command('vae', run_dir)}'"
+        )
+
+
 def _options_given(args: argparse.Namespace) -> list[str]:
     keys = [*option_keys(), "clip_norm", "out"]
     given = [k for k in keys if k not in _WITH_RESUME and getattr(args, k, None) is not None]
@@ -76,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"verbose": args.verbose, "plots": not args.no_plots, "log": log}
     try:
         if args.resume is not None:
+            _check_not_vae(Path(args.resume))
             given = _options_given(args)
             if given:
                 raise InputError(
