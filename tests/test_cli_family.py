@@ -300,3 +300,32 @@ def test_demo_ends_with_the_same_summary_box(tmp_path, capsys):
     printed = capsys.readouterr().out
     box = experiments.summary_table([("x", "y")], title=f"demo: {out}").splitlines()
     assert box[1] in printed.splitlines() and "circle 2-16-16-2 relu" in printed
+
+
+def test_importing_and_fitting_in_a_notebook_without_ipywidgets_warns_nothing(tmp_path):
+    """A fresh Jupyter kernel without ipywidgets: no TqdmWarning, at import or at fit."""
+    import subprocess
+
+    code = (
+        "import sys, types, warnings\n"
+        "caught = warnings.catch_warnings(record=True)\n"
+        "seen = caught.__enter__()\n"
+        "warnings.simplefilter('always')\n"
+        "class ZMQInteractiveShell: pass\n"
+        "ipython = types.ModuleType('IPython'); ipython.get_ipython = ZMQInteractiveShell\n"
+        "sys.modules['IPython'] = ipython\n"
+        "sys.modules['ipykernel.zmqshell'] = types.ModuleType('ipykernel.zmqshell')\n"
+        "sys.modules['ipywidgets'] = None  # not installed\n"
+        "import numpy as np, scratchnn as snn\n"
+        "from scratchnn.training.callbacks import progress\n"
+        "assert progress._in_notebook() and progress.progress_bar_class() is progress.text_tqdm\n"
+        "X = np.random.default_rng(0).normal(size=(64, 2)); y = (X[:, 0] > 0).astype(int)\n"
+        "model = snn.Sequential([snn.Dense(2, 4, rng=0), snn.ReLU(), snn.Dense(4, 2, rng=1)])\n"
+        "model.fit(X, y, epochs=1, batch_size=16, seed=0, verbose=1)\n"
+        "assert not seen, [str(w.message) for w in seen]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "epoch 1/1 4/4" in result.stderr
