@@ -212,13 +212,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             "--input FILE with one name a line"
         )
     meta = model.metadata
-    _warn_if_other_data(meta, str(args.dataset))
     X, y, described = experiments.load_evaluation_data(
         meta, args.dataset, data_dir=args.data_dir, n=args.n, seed=args.seed, target=args.target
     )
     if y is None:
         raise InputError(f"{args.dataset}: no target column to evaluate against; pass --target")
     check_inputs(model, path, np.asarray(X), args.dataset)
+    _warn_if_other_data(meta, str(args.dataset))  # after: an error already names both
     loss = meta.get("loss", "ce")
     X_in = experiments.apply_preprocess(meta.get("preprocess", {}), X, model.dtype)
     result = evaluate(model, X_in, y, loss=loss)
