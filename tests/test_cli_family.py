@@ -123,10 +123,16 @@ def test_unknown_options_choices_and_commands_suggest_the_close_one(argv, usage,
     assert f"did you mean {hint}?" in last
 
 
-def test_an_unknown_dataset_suggests_the_close_one(capsys):
+def test_an_unknown_dataset_suggests_the_close_one(capsys, tmp_path):
     assert cli.main(["train", "--dataset", "circel", "--verbose", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unknown dataset 'circel'; did you mean 'circle'?" in err
+    assert cli.main(["datasets", "sqare", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot export 'sqare' (did you mean 'square'?)" in err
+    with pytest.raises(SystemExit):
+        cli.main(["download", "mnst"])
+    assert "(did you mean 'mnist'?)" in capsys.readouterr().err
 
 
 # -- the progress bar -------------------------------------------------------------------------
