@@ -303,6 +303,6 @@ def test_an_interrupted_gpt_run_resumes_exactly(names_file, tmp_path, monkeypatc
     assert load_checkpoint(stopped).in_epoch == 2
     assert main("train", "--resume", stopped, "--verbose", "2", "--no-plots") == 0
     out = capsys.readouterr().out
-    assert f"resuming {stopped / CHECKPOINT_FILE} in epoch 2 of 2" in out
+    assert f"resuming {stopped / CHECKPOINT_FILE} at epoch 2 of 2, step 2 of 3" in out
     assert "epoch 2/2: loss" in out and "val_loss" in out and "epoch 1/2" not in out
     assert_same_runs(straight, stopped)

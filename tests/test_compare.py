@@ -158,3 +158,60 @@ def test_to_torch_translates_convolutional_networks(torch, batchnorm):
         rtol=0,
         atol=1e-12,
     )
+
+
+def test_epoch_times_leave_out_the_warm_up_epoch():
+    from scratchnn.compare import describe_epochs, median_seconds, timed_epochs
+
+    assert timed_epochs(1) == [1] and timed_epochs(4) == [2, 3, 4]
+    # PyTorch's first epoch: 1.609 s, then 0.083 s (issue 17); the mean said 0.464
+    seconds = [1.609, 0.083, 0.081, 0.090]
+    assert median_seconds(seconds, timed_epochs(4)) == pytest.approx(0.083)
+    assert describe_epochs([2, 3, 4], 4) == "epochs 2-4"
+    assert describe_epochs([1], 1) == "epoch 1 (with warm-up)"
+
+
+def test_compare_reports_medians_and_shows_progress_on_both_sides(tmp_path, torch, capsys):
+    import pandas as pd
+
+    config = resolve_config(
+        {"dataset": "circle", "n": 400, "hidden": [8], "epochs": 3, "dtype": "float64"}
+    )
+    lines = []
+    summary = compare_with_torch(config, tmp_path / "c", verbose=2, plots=False, log=lines.append)
+    assert summary["timed_epochs"] == [2, 3]
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    for side, column in (("scratchnn", "scratchnn_seconds"), ("torch", "torch_seconds")):
+        expected = float(np.median(table[column].to_numpy()[1:]))
+        assert summary[side]["seconds_per_epoch"] == pytest.approx(expected)
+        assert summary[side]["mean_seconds_per_epoch_all"] == pytest.approx(table[column].mean())
+    printed = capsys.readouterr().out
+    assert printed.count("epoch 3/3: loss ") == 2  # scratchnn's line, then PyTorch's
+    box = "\n".join(lines)
+    assert "s/epoch, median of epochs 2-3" in box
+
+
+def test_ctrl_c_in_compare_says_what_to_do_on_the_command_line(
+    tmp_path, torch, monkeypatch, capsys
+):
+    import os
+    import signal
+
+    import scratchnn as snn
+    from scratchnn import cli, compare
+
+    class SignalAt(snn.Callback):
+        def on_batch_end(self, batch, logs):
+            if batch == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    real = compare.fit
+    monkeypatch.setattr(compare, "fit", lambda *a, **kw: real(*a, callbacks=[SignalAt()], **kw))
+    argv = ["compare", "--dataset", "circle", "--n", "400", "--hidden", "4", "--epochs", "2"]
+    assert cli.main([*argv, "--out", str(tmp_path / "c"), "--verbose", "0"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "scratchnn: training stopped by SIGINT at epoch 1, batch 3 (scratchnn's side); a "
+        "comparison is not resumable: run the same 'scratchnn compare' command again, with "
+        "another --out or --overwrite"
+    )

@@ -276,7 +276,8 @@ def test_resuming_mid_epoch_shows_where_it_continues(tmp_path, capsys):
         )
     snn.resume(tmp_path, X, Y, verbose=1)
     captured = capsys.readouterr()
-    assert f"resuming {tmp_path / CHECKPOINT_FILE} after epoch 1 of 3" in captured.out
+    # stopped after batch 20 = epoch 2, batch 5 of 15: it continues with batch 6
+    assert f"resuming {tmp_path / CHECKPOINT_FILE} at epoch 2 of 3, batch 6 of 15" in captured.out
     assert "epoch 2/3" in captured.err and "15/15" in captured.err
 
 

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,17 @@ from .loop import evaluate
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .training import fit
+from .training.callbacks.progress import ProgressBar
 
-__all__ = ["TORCH_LAYERS", "compare_with_torch", "import_torch", "to_torch", "torch_optimizer"]
+__all__ = [
+    "TORCH_LAYERS",
+    "compare_with_torch",
+    "import_torch",
+    "median_seconds",
+    "timed_epochs",
+    "to_torch",
+    "torch_optimizer",
+]
 
 
 def to_torch(model: Sequential, torch: Any | None = None) -> Any:
@@ -82,6 +92,32 @@ def torch_optimizer(optimizer: Optimizer, parameters: Any, torch: Any) -> Any:
             weight_decay=h["weight_decay"],
         )
     raise InputError(f"no PyTorch twin for the optimizer {type(optimizer).__name__}")
+
+
+def timed_epochs(epochs: int) -> list[int]:
+    """The epochs (1-based) whose times are compared: all but the first, PyTorch's warm-up.
+
+    A one-epoch run has only its warm-up epoch to time.
+
+    >>> timed_epochs(5), timed_epochs(1)
+    ([2, 3, 4, 5], [1])
+    """
+    return list(range(2, epochs + 1)) if epochs > 1 else [1]
+
+
+def describe_epochs(timed: list[int], epochs: int) -> str:
+    """``"epochs 2-10"``, ``"epoch 2"`` or ``"epoch 1 (with warm-up)"``, for the summary."""
+    if timed == [1]:
+        return "epoch 1 (with warm-up)"
+    if len(timed) == 1:
+        return f"epoch {timed[0]}"
+    return f"epochs {timed[0]}-{timed[-1]}"
+
+
+def median_seconds(seconds: Any, timed: list[int]) -> float:
+    """The median of the per-epoch ``seconds`` over the ``timed`` epochs (1-based)."""
+    values = np.asarray(seconds, dtype=float)
+    return float(np.median(values[np.asarray(timed) - 1]))
 
 
 def _torch_loss(name: str, torch: Any) -> tuple[Callable[[Any, Any], Any], bool]:
@@ -137,13 +173,15 @@ def train_torch(
     rng: np.random.Generator,
     torch: Any,
     lr_at: Callable[[int], float] | None = None,
+    verbose: int = 0,
 ) -> list[dict[str, float]]:
     """PyTorch's version of :func:`scratchnn.training.fit`'s loop, record for record.
 
     Each epoch visits the examples in the order ``rng.permutation(n)``, exactly as
     :func:`scratchnn.training.batches` does, and records the same History columns.
     ``lr_at(epoch)`` (0-based) sets the learning rate at the start of each epoch, as ``fit``
-    does with its ``lr_schedule``.
+    does with its ``lr_schedule``. ``verbose`` shows progress as ``fit`` does (1 the same
+    bar, 2 a line per epoch).
     """
     loss_fn, classification = _torch_loss(loss, torch)
     X = torch.from_numpy(X_train)
@@ -152,42 +190,94 @@ def train_torch(
         X_val = torch.from_numpy(validation[0])
         T_val = _torch_targets(validation[1], loss, torch, X_train.dtype)
     n = len(X_train)
+    bar, shown = _progress(verbose, epochs, n, batch_size, classification)
     records = []
-    for epoch in range(epochs):
-        if lr_at is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(epoch)
-        order = torch.from_numpy(rng.permutation(n))
-        total = correct = 0.0
-        start = time.perf_counter()
-        net.train()
-        for s in range(0, n, batch_size):
-            idx = order[s : s + batch_size]
-            Xb, Tb = X[idx], T[idx]
-            out = net(Xb)
-            value = loss_fn(out, Tb)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            total += value.item() * len(idx)
-            correct += _correct(out.detach(), Tb, classification)
-        seconds = time.perf_counter() - start
-        row = {
-            "epoch": epoch + 1,
-            "loss": total / n,
-            "accuracy": correct / n if classification else float("nan"),
-            "val_loss": float("nan"),
-            "val_accuracy": float("nan"),
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": seconds,
-        }
-        if validation is not None:
-            net.eval()
-            row["val_loss"], row["val_accuracy"] = _torch_evaluate(
-                net, X_val, T_val, loss_fn, classification, max(batch_size, 1024), torch
+    try:
+        for epoch in range(epochs):
+            records.append(
+                _torch_epoch(
+                    net,
+                    optimizer,
+                    loss_fn,
+                    classification,
+                    X,
+                    T,
+                    batch_size,
+                    epoch,
+                    rng,
+                    torch,
+                    lr_at,
+                    bar,
+                    shown,
+                )
             )
-        records.append(row)
+            if validation is not None:
+                net.eval()
+                records[-1]["val_loss"], records[-1]["val_accuracy"] = _torch_evaluate(
+                    net, X_val, T_val, loss_fn, classification, max(batch_size, 1024), torch
+                )
+            bar.on_epoch_end(epoch + 1, records[-1])
+    except BaseException as error:
+        bar.on_exception(error)
+        raise
     return records
+
+
+def _progress(
+    verbose: int, epochs: int, n: int, batch_size: int, classification: bool
+) -> tuple[ProgressBar, SimpleNamespace]:
+    """``fit``'s progress bar, and the few numbers of the loop it reads (``bar.state``)."""
+    bar = ProgressBar(verbose)
+    bar.state = shown = SimpleNamespace(
+        epochs=epochs,
+        n_batches=math.ceil(n / batch_size),
+        batch=0,
+        batch_size=batch_size,
+        n_examples=n,
+        loss_sum=0.0,
+        correct_sum=0.0,
+        loss=SimpleNamespace(is_classification=classification),
+    )
+    return bar, shown
+
+
+def _torch_epoch(
+    net, optimizer, loss_fn, classification, X, T, batch_size, epoch, rng, torch, lr_at, bar, shown
+) -> dict[str, float]:
+    """One epoch of :func:`train_torch`: its History row, without validation."""
+    n = len(X)
+    if lr_at is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch)
+    order = torch.from_numpy(rng.permutation(n))
+    total = correct = 0.0
+    shown.batch, shown.loss_sum, shown.correct_sum = 0, 0.0, 0.0
+    bar.on_epoch_begin(epoch + 1, {})
+    start = time.perf_counter()
+    net.train()
+    for s in range(0, n, batch_size):
+        idx = order[s : s + batch_size]
+        Xb, Tb = X[idx], T[idx]
+        out = net(Xb)
+        value = loss_fn(out, Tb)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        batch_loss = value.item()
+        total += batch_loss * len(idx)
+        correct += _correct(out.detach(), Tb, classification)
+        shown.batch, shown.loss_sum, shown.correct_sum = shown.batch + 1, total, correct
+        bar.on_batch_end(shown.batch, {"loss": batch_loss, "size": len(idx)})
+    seconds = time.perf_counter() - start
+    return {
+        "epoch": epoch + 1,
+        "loss": total / n,
+        "accuracy": correct / n if classification else float("nan"),
+        "val_loss": float("nan"),
+        "val_accuracy": float("nan"),
+        "lr": optimizer.param_groups[0]["lr"],
+        "seconds": seconds,
+    }
 
 
 def compare_with_torch(
@@ -242,7 +332,7 @@ def compare_with_torch(
     our_seconds = time.perf_counter() - start
     our_test = evaluate(model, experiment.X_test, data.y_test, loss=experiment.loss)
 
-    log("PyTorch: training ...")
+    log("PyTorch:")
     start = time.perf_counter()
     records = train_torch(
         net,
@@ -256,6 +346,7 @@ def compare_with_torch(
         experiments.rng_for(config["seed"], "shuffle"),
         torch,
         lr_at=lambda epoch: schedule.lr_at(epoch, base_lr),
+        verbose=verbose,
     )
     torch_seconds = time.perf_counter() - start
     loss_fn, classification = _torch_loss(experiment.loss, torch)
@@ -277,7 +368,11 @@ def compare_with_torch(
         table[f"scratchnn_{column}"] = ours_frame[column]
         table[f"torch_{column}"] = theirs_frame[column]
     gap = np.abs(table["scratchnn_loss"] - table["torch_loss"]).to_numpy()
-    per_epoch = (float(ours_frame["seconds"].mean()), float(theirs_frame["seconds"].mean()))
+    timed = timed_epochs(len(table))
+    per_epoch = (
+        median_seconds(ours_frame["seconds"], timed),
+        median_seconds(theirs_frame["seconds"], timed),
+    )
     summary = {
         "dataset": data.name,
         "architecture": experiments.describe_model(model),
@@ -290,6 +385,7 @@ def compare_with_torch(
             "test_loss": our_test.loss,
             "train_seconds": our_seconds,
             "seconds_per_epoch": per_epoch[0],
+            "mean_seconds_per_epoch_all": float(ours_frame["seconds"].mean()),
             "final_train_loss": float(ours_frame["loss"].iloc[-1]),
         },
         "torch": {
@@ -297,6 +393,7 @@ def compare_with_torch(
             "test_loss": torch_test[0],
             "train_seconds": torch_seconds,
             "seconds_per_epoch": per_epoch[1],
+            "mean_seconds_per_epoch_all": float(theirs_frame["seconds"].mean()),
             "final_train_loss": float(theirs_frame["loss"].iloc[-1]),
         },
         "max_abs_loss_difference": float(gap.max()),
@@ -304,6 +401,9 @@ def compare_with_torch(
             (gap / np.maximum(np.abs(table["torch_loss"].to_numpy()), 1e-300)).max()
         ),
         "seconds_per_epoch_ratio": per_epoch[0] / per_epoch[1] if per_epoch[1] > 0 else None,
+        # seconds_per_epoch: the median over these epochs (the first is warm-up: PyTorch's
+        # first steps set up its allocator and kernels, and take many times longer)
+        "timed_epochs": timed,
     }
     write_csv(run_dir / "compare.csv", table)
     write_json(run_dir / "compare.json", summary)
@@ -327,7 +427,10 @@ def compare_with_torch(
         ("", f"{'scratchnn':>12}  {'PyTorch':>12}"),
         ("test accuracy", f"{pct(our_test.accuracy):>12}  {pct(torch_test[1]):>12}"),
         ("test loss", f"{our_test.loss:>12.6f}  {torch_test[0]:>12.6f}"),
-        ("seconds per epoch", f"{per_epoch[0]:>12.3f}  {per_epoch[1]:>12.3f}"),
+        (
+            f"s/epoch, median of {describe_epochs(timed, len(table))}",
+            f"{per_epoch[0]:>12.3f}  {per_epoch[1]:>12.3f}",
+        ),
         ("max |loss difference|", f"{summary['max_abs_loss_difference']:>12.3g}"),
     ]
     log("")

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ScratchnnError, ScratchnnWarning, TrainingInterrupted
+from ._common import Parser
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -36,15 +37,14 @@ COMMANDS = [
     "compare",
     "vae",
     "export",
+    "runs",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scratchnn", description="Neural networks from scratch in NumPy."
-    )
+    parser = Parser(prog="scratchnn", description="Neural networks from scratch in NumPy.")
     parser.add_argument("--version", action="version", version=f"scratchnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
@@ -53,10 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
     if args.command is None:
+        if extras:
+            parser.unknown_arguments(extras)
         parser.print_help()
         return 2
+    if extras:  # the subcommand's usage and "did you mean", not the top-level usage
+        _subparser(parser, args.command).unknown_arguments(extras)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -85,6 +89,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 _python_showwarning = warnings.showwarning
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> Parser:
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise LookupError(command)
 
 
 def _reader_went_away() -> int:

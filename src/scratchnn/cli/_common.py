@@ -9,24 +9,82 @@ on the command line are ``None`` here, so that a dataset's own default applies.
 from __future__ import annotations
 
 import argparse
+import difflib
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .. import experiments
 from .._threads import limit_blas_threads
+from ..errors import TrainingInterrupted
+from ..training.checkpoint import CHECKPOINT_FILE
 
 __all__ = [
     "COMMON_OPTIONS",
+    "Parser",
     "add_data_arguments",
     "add_model_arguments",
+    "add_old_spelling",
     "add_output_arguments",
     "add_training_arguments",
     "config_from_args",
     "fraction",
     "hidden_sizes",
+    "interrupted",
     "non_negative_int",
     "positive_float",
     "positive_int",
+    "resume_command",
 ]
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    """``" (did you mean 'mlp'?)"`` for the closest of ``candidates``, else ``""``."""
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse``'s parser, with "did you mean" for unknown options and choices.
+
+    Every subcommand's parser is one (``add_subparsers(parser_class=Parser)``), so that an
+    error shows the subcommand's own usage: see :func:`unknown_arguments`.
+    """
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is not None and value not in choices:
+            names = [str(c) for c in choices]
+            raise argparse.ArgumentError(
+                action,
+                f"invalid choice: {value!r}{did_you_mean(str(value), names)}; choose from "
+                + ", ".join(names),
+            )
+
+    def unknown_arguments(self, extras: Sequence[str]) -> None:
+        """Exit with this parser's usage and one line naming the first unknown argument."""
+        known = [o for a in self._actions for o in a.option_strings if o not in _HIDDEN]
+        first = extras[0]
+        if first.startswith("-"):
+            hint = did_you_mean(first.split("=", 1)[0], known)
+            self.error(f"unknown option {first}{hint}; '{self.prog} --help' lists the options")
+        self.error(f"unexpected argument {first!r}; '{self.prog} --help' lists what it takes")
+
+
+#: Old spellings still accepted but not shown or suggested (``--output``, ``--dir``).
+_HIDDEN: set[str] = set()
+
+
+def add_old_spelling(parser: Any, old: str, dest: str, metavar: str | None = None) -> None:
+    """Keep accepting ``old`` (e.g. ``--output``) for the option stored in ``dest``, unlisted.
+
+    Every command names its output ``--out``; the spellings of earlier versions still work,
+    so that no script breaks, but ``--help`` does not show them.
+    """
+    parser.add_argument(old, dest=dest, metavar=metavar, help=argparse.SUPPRESS)
+    _HIDDEN.add(old)
+
 
 #: Config keys set by the options of the language models (``--dataset names``).
 LANGUAGE_OPTIONS = (
@@ -64,18 +122,41 @@ COMMON_OPTIONS = (
 )
 
 
+#: What ``--hidden`` takes for "no hidden layer" (a linear model, or a VAE whose heads read x).
+NO_HIDDEN = "none"
+
+_HIDDEN_FORM = "comma-separated positive whole numbers such as 16,16, or 'none' for no hidden layer"
+
+
 def hidden_sizes(text: str) -> list[int]:
-    """``"524,124"`` -> ``[524, 124]``; ``""`` or ``"none"`` -> ``[]`` (no hidden layer)."""
-    if text.strip().lower() in ("", "none", "0"):
+    """``"524,124"`` -> ``[524, 124]``; ``"none"`` -> ``[]`` (no hidden layer).
+
+    The one parser of ``--hidden`` (and ``--channels``) for every command, strict: each
+    comma-separated part must be a positive whole number, without spaces, empty parts or
+    signs, so that ``"10 5"`` is not read as 105, nor ``10,,5`` as ``10,5``; ``0`` is refused
+    rather than taken to mean "no hidden layer", which is spelled ``none``.
+
+    >>> hidden_sizes("256,128"), hidden_sizes("none")
+    ([256, 128], [])
+    """
+    if text.strip().lower() == NO_HIDDEN:
         return []
-    try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of sizes such as 16,16"
-        ) from None
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"empty; expected {_HIDDEN_FORM}")
+    sizes = []
+    for part in text.split(","):
+        where = repr(part) if part == text else f"{part!r} in {text!r}"
+        if part == "":
+            raise argparse.ArgumentTypeError(
+                f"an empty part in {text!r} is not a size; expected {_HIDDEN_FORM}"
+            )
+        if not part.isascii() or not part.isdigit():
+            raise argparse.ArgumentTypeError(f"{where} is not a size; expected {_HIDDEN_FORM}")
+        if int(part) == 0:
+            raise argparse.ArgumentTypeError(
+                f"{where}: a layer needs at least one unit; expected {_HIDDEN_FORM}"
+            )
+        sizes.append(int(part))
     return sizes
 
 
@@ -376,3 +457,38 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def namespace_options(args: argparse.Namespace, keys: Any) -> dict[str, Any]:
     """The given ``keys`` of parsed command-line options, as a dict (``None`` = not given)."""
     return {key: getattr(args, key, None) for key in keys}
+
+
+def resume_command(command: str, run_dir: Path) -> str:
+    """The command line that continues the run in ``run_dir``: ``scratchnn train --resume DIR``."""
+    return f"scratchnn {command} --resume {shlex.quote(str(run_dir))}"
+
+
+def interrupted(exc: TrainingInterrupted, command: str) -> TrainingInterrupted:
+    """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue.
+
+    ``command`` is the subcommand whose ``--resume`` continues the run (``train``, ``vae``);
+    the hint is always a command line, never the Python API.
+    """
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is None:
+        return exc
+    resumable = (run_dir / CHECKPOINT_FILE).is_file()
+    if exc.epoch is None:
+        text = f"training stopped at once by a second {exc.signal_name}; "
+        text += "the checkpoint saved before it is " if resumable else "nothing more was saved "
+        text += f"in {run_dir}"
+    else:
+        where = f"after epoch {exc.epoch}"
+        if exc.batch is not None:
+            where = f"at epoch {exc.epoch}, batch {exc.batch}"
+        text = f"training stopped by {exc.signal_name} {where}; "
+        text += "the checkpoint and " if resumable else ""
+        text += f"the results so far are in {run_dir}"
+    if resumable:
+        text += f"; continue with: {resume_command(command, run_dir)}"
+    else:
+        text += " (no checkpoint: --checkpoint-every 0, so it cannot be resumed)"
+    error = TrainingInterrupted(text, exc.signum, history=exc.history, checkpoint=exc.checkpoint)
+    error.epoch, error.batch = exc.epoch, exc.batch
+    return error

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from ..compare import compare_with_torch
+from ..errors import TrainingInterrupted
 from ._common import (
     add_data_arguments,
     add_model_arguments,
@@ -21,16 +22,28 @@ from ._common import (
     config_from_args,
 )
 
+_NOTHING_SAVED = "; no checkpoint directory was given, so nothing was saved"
+
 
 def _compare(args: argparse.Namespace) -> int:
-    compare_with_torch(
-        config_from_args(args),
-        args.out,
-        overwrite=args.overwrite,
-        verbose=args.verbose,
-        plots=not args.no_plots,
-        log=print if args.verbose else (lambda line: None),
-    )
+    try:
+        compare_with_torch(
+            config_from_args(args),
+            args.out,
+            overwrite=args.overwrite,
+            verbose=args.verbose,
+            plots=not args.no_plots,
+            log=print if args.verbose else (lambda line: None),
+        )
+    except TrainingInterrupted as exc:  # in scratchnn's half: say it in command-line terms
+        text = str(exc).replace(_NOTHING_SAVED, "")
+        error = TrainingInterrupted(
+            f"{text} (scratchnn's side); a comparison is not resumable: run the same "
+            "'scratchnn compare' command again, with another --out or --overwrite",
+            exc.signum,
+            history=exc.history,
+        )
+        raise error from None
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import experiments
 from ..datasets import REMOTE_DATASETS, cache_dir, find_mnist, find_names, save_csv
 from ..errors import InputError
-from ._common import non_negative_int, positive_int
+from ._common import did_you_mean, non_negative_int, positive_int
 
 
 def _where(name: str, data_dir: str | None) -> str:
@@ -89,8 +89,10 @@ def _export(args: argparse.Namespace) -> int:
     info = experiments.DATASETS.get(args.name.lower())
     if info is None or info.kind != "synthetic":
         generated = [d.name for d in experiments.DATASETS.values() if d.kind == "synthetic"]
+        hint = "" if info is not None else did_you_mean(args.name.lower(), generated)
         raise InputError(
-            f"cannot export {args.name!r}: only generated datasets can ({', '.join(generated)})"
+            f"cannot export {args.name!r}{hint}: only generated datasets can "
+            f"({', '.join(generated)})"
         )
     if not args.out:
         raise InputError("where should the CSV go? pass --out FILE.csv")

@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 
 from .. import __version__, experiments
-from ._common import non_negative_int, positive_int
+from ..errors import TrainingInterrupted
+from ._common import interrupted, non_negative_int, positive_int
 
 #: (hidden sizes, activation): the original idea and a wider net.
 NETWORKS = (((3,), "tanh"), ((16, 16), "relu"))
@@ -35,14 +36,19 @@ def _demo(args: argparse.Namespace) -> int:
                 }
             )
             name = f"{dataset}-2-{'-'.join(map(str, hidden))}-2"
-            result = experiments.run_training(
-                config,
-                out / name,
-                overwrite=True,
-                verbose=0,
-                plots=not args.no_plots,
-                log=lambda line: None,
-            )
+            if args.verbose:
+                print(f"{name}:", flush=True)
+            try:
+                result = experiments.run_training(
+                    config,
+                    out / name,
+                    overwrite=True,
+                    verbose=args.verbose,
+                    plots=not args.no_plots,
+                    log=lambda line: None,
+                )
+            except TrainingInterrupted as exc:  # the hint in command-line form, not Python
+                raise interrupted(exc, "train") from None
             m = result.metrics
             rows.append(
                 (
@@ -54,10 +60,12 @@ def _demo(args: argparse.Namespace) -> int:
                     result.run_dir,
                 )
             )
-    header = f"{'dataset':<8} {'network':<15} {'test acc.':>9} {'best possible':>13} {'seconds':>8}  folder"
-    print(header)
+    table = [("dataset, network", "test acc.  best possible  seconds  folder")]
     for dataset, arch, acc, best, seconds, folder in rows:
-        print(f"{dataset:<8} {arch:<15} {acc:>9.1%} {best:>13.1%} {seconds:>8.2f}  {folder}")
+        table.append(
+            (f"{dataset} {arch}", f"{acc:>9.1%}  {best:>13.1%}  {seconds:>7.2f}  {folder}")
+        )
+    print(experiments.summary_table(table, title=f"demo: {out}"))
     # A 3-unit ReLU layer often loses a unit for good (a "dead" ReLU) and stalls near 72 %, as
     # the original project saw; the 3-unit net here uses tanh, whose units cannot die.
     print(
@@ -86,4 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="runs/demo", metavar="DIR", help="where to write (default runs/demo)"
     )
     demo.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    demo.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="training progress, as for train: 0 none (default here: only the results), "
+        "1 a progress bar per epoch, 2 a line per epoch",
+    )
     demo.set_defaults(func=_demo)

@@ -1,7 +1,7 @@
 """``scratchnn download``: fetch MNIST (or Fashion-MNIST) into the per-user cache, verified.
 
     scratchnn download mnist
-    scratchnn download fashion-mnist --dir ~/data/fashion-mnist
+    scratchnn download fashion-mnist --out ~/data/fashion-mnist
 
 Each file is checked against its known checksum before it is written (atomically); mirrors
 are tried in order. See :mod:`scratchnn.datasets.download`.
@@ -13,13 +13,13 @@ import argparse
 import sys
 
 from ..datasets import REMOTE_DATASETS, download
-from ._common import positive_float
+from ._common import add_old_spelling, positive_float
 
 
 def _download(args: argparse.Namespace) -> int:
     directory = download(
         args.name,
-        args.dir,
+        args.out,
         mirrors=args.mirror,
         timeout=args.timeout,
         progress=sys.stderr.isatty(),
@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("name", choices=sorted(REMOTE_DATASETS), help="dataset to download")
     parser.add_argument(
-        "--dir", metavar="DIR", help="where to put the files (default: the per-user cache)"
+        "--out", metavar="DIR", help="where to put the files (default: the per-user cache)"
     )
+    add_old_spelling(parser, "--dir", "out", "DIR")
     parser.add_argument(
         "--mirror",
         action="append",

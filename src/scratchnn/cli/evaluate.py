@@ -1,5 +1,6 @@
 """``scratchnn evaluate``: a trained model's loss and accuracy on a dataset, printed as JSON.
 
+    scratchnn evaluate --model runs/circle                # the run's own dataset
     scratchnn evaluate --model runs/circle/model.npz --dataset circle --n 200000
     scratchnn evaluate --model runs/mnist --dataset mnist --data-dir ../shared/data/mnist
     scratchnn evaluate --model runs/pets/model.npz --dataset new_pets.csv
@@ -8,7 +9,9 @@
 The inputs go through the scaling saved with the model. For a synthetic dataset the model
 meets a fresh sample it never saw (and, for circle and square, the best possible accuracy on
 that same sample is reported next to its own); for MNIST-format data the official test set;
-for a CSV file every row, with the model's feature columns and label names.
+for a CSV file every row, with the model's feature columns and label names. Without
+``--dataset`` the run's own dataset and data folder are used (its ``config.json``); a
+dataset other than the model's own is evaluated, with a warning on stderr.
 
 A language model (``scratchnn train --dataset names``) scores a text file of names, one a
 line (``--input``): ``loss`` is the mean negative log-likelihood of each whole name, from
@@ -38,7 +41,7 @@ from ..loop import evaluate
 from ..model import Sequential
 from ..models.lm import LanguageModel
 from ..training.checkpoint import CHECKPOINT_FILE
-from ._common import add_model_file_argument, non_negative_int, positive_int
+from ._common import add_model_file_argument, add_old_spelling, non_negative_int, positive_int
 
 
 def model_path(text: str | os.PathLike[str]) -> Path:
@@ -105,10 +108,10 @@ def check_feature_count(model: Sequential, path: Path, X: np.ndarray, source: ob
     )
 
 
-def _report(report: dict, output: str | None) -> int:
+def _report(report: dict, out: str | None) -> int:
     text = json.dumps(json_ready(report), indent=2)
-    if output:
-        write_json(output, report)
+    if out:
+        write_json(out, report)
     print(text)
     return 0
 
@@ -145,21 +148,64 @@ def _evaluate_names(args: argparse.Namespace, path: Path, model: LanguageModel) 
         "perplexity": math.exp(loss),
         "uniform_loss": math.log(tokenizer.vocab_size),
     }
-    return _report(report, args.output)
+    return _report(report, args.out)
+
+
+def _run_config(path: Path) -> dict | None:
+    """The configuration of the run folder holding the model file ``path``, if it has one."""
+    if not (path.parent / "config.json").is_file():
+        return None
+    try:
+        return experiments.read_run_config(path.parent)
+    except InputError:  # another command's folder (vae), or a damaged file: no defaults
+        return None
+
+
+def _default_data(args: argparse.Namespace, path: Path) -> None:
+    """No --dataset: the run's own dataset and data folder (its config.json), said on stderr."""
+    config = _run_config(path)
+    if config is None or experiments.is_text_config(config):
+        raise InputError(
+            "what to evaluate on? pass --dataset NAME|PATH.csv, or --input FILE (one name a "
+            "line) for a language model"
+            + ("" if config is None else f"; {path.parent} is a language model's run")
+        )
+    args.dataset = config["dataset"]
+    if args.data_dir is None and config.get("data_dir"):
+        args.data_dir = config["data_dir"]
+    print(
+        f"scratchnn: evaluating on {args.dataset}, the dataset of the run "
+        f"({path.parent / 'config.json'})",
+        file=sys.stderr,
+    )
+
+
+def _warn_if_other_data(meta: dict, dataset: str) -> None:
+    """A warning on stderr when the data are not of the kind the model was trained on."""
+    trained = meta.get("dataset")
+    given = Path(dataset).stem if experiments.DATASETS.get(dataset.lower()) is None else dataset
+    builtin = {str(trained).lower(), dataset.lower()} & set(experiments.DATASETS)
+    if trained and builtin and str(trained).lower() != given.lower():
+        print(
+            f"scratchnn: warning: the model was trained on {trained}, not {dataset}; its "
+            "scores here do not say how well it learned its own task",
+            file=sys.stderr,
+        )
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.input is not None and args.dataset is not None:
         raise InputError("pass --dataset (features, images) or --input (names), not both")
-    if args.input is None and args.dataset is None:
-        raise InputError(
-            "what to evaluate on? pass --dataset NAME|PATH.csv, or --input FILE (one name a "
-            "line) for a language model"
-        )
     path = model_path(args.model)
     model = load_model(path)
     if args.input is not None:
         return _evaluate_names(args, path, model)
+    if args.dataset is None and not isinstance(model, LanguageModel):
+        _default_data(args, path)
+    if args.dataset is None:
+        raise InputError(
+            f"{path}: a language model; pass --input FILE with one name a line to score it"
+        )
     if isinstance(model, LanguageModel):
         raise InputError(
             f"{path}: a language model scores names, not --dataset {args.dataset}; pass "
@@ -172,12 +218,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     if y is None:
         raise InputError(f"{args.dataset}: no target column to evaluate against; pass --target")
     check_inputs(model, path, np.asarray(X), args.dataset)
+    _warn_if_other_data(meta, str(args.dataset))  # after: an error already names both
     loss = meta.get("loss", "ce")
     X_in = experiments.apply_preprocess(meta.get("preprocess", {}), X, model.dtype)
     result = evaluate(model, X_in, y, loss=loss)
     report = {
         "model": str(path),
         "dataset": args.dataset,
+        "trained_on": meta.get("dataset"),
         "data": described,
         "examples": len(X),
         "loss": result.loss,
@@ -192,7 +240,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             report["gap_points"] = 100 * (report["best_possible_accuracy"] - result.accuracy)
         else:
             report["best_possible_loss"] = float(np.mean((best - y) ** 2))
-    return _report(report, args.output)
+    return _report(report, args.out)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -204,7 +252,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "language model, its loss in nats per character on a file of names (--input).",
     )
     add_model_file_argument(parser)
-    parser.add_argument("--dataset", metavar="NAME|PATH.csv", help="dataset name or CSV file")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME|PATH.csv",
+        help="dataset name or CSV file (default: the run's own, from its config.json; a "
+        "warning if it is not the one the model was trained on)",
+    )
     parser.add_argument(
         "--input",
         metavar="FILE",
@@ -217,7 +270,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --input: skip (and count) the names with characters the model never saw, "
         "instead of stopping at the first",
     )
-    parser.add_argument("--data-dir", metavar="DIR", help="directory of MNIST-format files")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory of MNIST-format files (default: the run's own, if it gave one)",
+    )
     parser.add_argument(
         "--n", type=positive_int, help="points of a fresh synthetic sample (default 100,000)"
     )
@@ -227,5 +284,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed of the fresh sample (default: the model's training seed, another stream)",
     )
     parser.add_argument("--target", metavar="COLUMN", help="label column of a CSV file")
-    parser.add_argument("--output", metavar="FILE.json", help="also write the JSON here")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the JSON here")
+    add_old_spelling(parser, "--output", "out", "FILE.json")
     parser.set_defaults(func=_evaluate)

@@ -1,7 +1,7 @@
 """``scratchnn predict``: a trained model's predictions for new inputs, written as CSV.
 
-    scratchnn predict --model runs/circle/model.npz --input points.csv --output predictions.csv
-    scratchnn predict --model runs/mnist --input t10k-images-idx3-ubyte.gz --output digits.csv
+    scratchnn predict --model runs/circle/model.npz --input points.csv --out predictions.csv
+    scratchnn predict --model runs/mnist --input t10k-images-idx3-ubyte.gz --out digits.csv
 
 Inputs: a CSV file (the model's feature columns are picked by name; other columns, such as a
 label, are kept in the output but not used), a NumPy ``.npy`` array, or an IDX file of
@@ -25,7 +25,7 @@ from ..errors import InputError, ShapeError
 from ..io.atomic import write_csv
 from ..io.model_file import load_model
 from ..models.lm import LanguageModel
-from ._common import add_model_file_argument
+from ._common import add_model_file_argument, add_old_spelling
 from .evaluate import check_inputs, model_path
 
 
@@ -83,11 +83,11 @@ def _predict(args: argparse.Namespace) -> int:
         probabilities = experiments.outputs_to_probabilities(outputs)
         for k, name in enumerate(classes):
             out[f"p_{name}"] = probabilities[:, k]
-    if args.output in (None, "-"):
+    if args.out in (None, "-"):
         sys.stdout.write(out.to_csv(index=False))
     else:
-        write_csv(args.output, out)
-        print(f"wrote {len(out):,} predictions to {args.output}", file=sys.stderr)
+        write_csv(args.out, out)
+        print(f"wrote {len(out):,} predictions to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -102,6 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", required=True, metavar="FILE", help="a CSV, .npy or IDX file of inputs"
     )
     parser.add_argument(
-        "--output", metavar="FILE.csv", help="where to write the predictions (default: stdout)"
+        "--out", metavar="FILE.csv", help="where to write the predictions (default: stdout)"
     )
+    add_old_spelling(parser, "--output", "out", "FILE.csv")
     parser.set_defaults(func=_predict)

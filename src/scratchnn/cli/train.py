@@ -29,8 +29,8 @@ more names, ``scratchnn evaluate --model RUN --input FILE`` scores a file of nam
 from __future__ import annotations
 
 import argparse
+import json
 import re
-import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,11 @@ from ._common import (
     add_training_arguments,
     apply_threads,
     config_from_args,
+    interrupted,
     non_negative_int,
     option_keys,
     positive_float,
+    resume_command,
 )
 
 #: What may be given with ``--resume``: the rest of the configuration is the run's own
@@ -58,7 +60,19 @@ _WITH_RESUME = ("epochs", "dataset", "data_dir", "checkpoint_every")
 
 
 def _resume_command(run_dir: Path) -> str:
-    return f"scratchnn train --resume {shlex.quote(str(run_dir))}"
+    return resume_command("train", run_dir)
+
+
+def _check_not_vae(run_dir: Path) -> None:
+    """``train --resume`` on a ``vae`` run folder: name the command that continues it."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # open_run reports a missing or damaged file, naming it
+    if isinstance(saved, dict) and saved.get("command") == "vae":
+        raise InputError(
+            f"{run_dir}: a vae run; continue it with '{resume_command('vae', run_dir)}'"
+        )
 
 
 def _options_given(args: argparse.Namespace) -> list[str]:
@@ -75,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"verbose": args.verbose, "plots": not args.no_plots, "log": log}
     try:
         if args.resume is not None:
+            _check_not_vae(Path(args.resume))
             given = _options_given(args)
             if given:
                 raise InputError(
@@ -108,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         return 0
     except TrainingInterrupted as exc:
-        raise _interrupted(exc) from None
+        raise interrupted(exc, "train") from None
     except KeyboardInterrupt as exc:  # Ctrl-C after training, while the results were written
         run_dir = getattr(exc, "run_dir", None)
         if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
@@ -122,32 +137,6 @@ def _train(args: argparse.Namespace) -> int:
         raise _diverged(exc) from None
     except OutputError as exc:
         raise _unwritable(exc) from None
-
-
-def _interrupted(exc: TrainingInterrupted) -> TrainingInterrupted:
-    """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue."""
-    run_dir = getattr(exc, "run_dir", None)
-    if run_dir is None:
-        return exc
-    resumable = (run_dir / CHECKPOINT_FILE).is_file()
-    if exc.epoch is None:
-        text = f"training stopped at once by a second {exc.signal_name}; "
-        text += "the checkpoint saved before it is " if resumable else "nothing more was saved "
-        text += f"in {run_dir}"
-    else:
-        where = f"after epoch {exc.epoch}"
-        if exc.batch is not None:
-            where = f"at epoch {exc.epoch}, batch {exc.batch}"
-        text = f"training stopped by {exc.signal_name} {where}; "
-        text += "the checkpoint and " if resumable else ""
-        text += f"the results so far are in {run_dir}"
-    if resumable:
-        text += f"; continue with: {_resume_command(run_dir)}"
-    else:
-        text += " (no checkpoint: --checkpoint-every 0, so it cannot be resumed)"
-    error = TrainingInterrupted(text, exc.signum, history=exc.history, checkpoint=exc.checkpoint)
-    error.epoch, error.batch = exc.epoch, exc.batch
-    return error
 
 
 _LIBRARY_ADVICE = re.compile(r"lower the learning rate \(now ([^)]*)\) or set clip_norm")

@@ -2,18 +2,25 @@
 
     scratchnn vae --dataset mnist --latent 20 --hidden 400 --epochs 10 --batch-size 128 \\
         --lr 1e-3 --data-dir DIR --out runs/NAME
+    scratchnn vae --resume runs/NAME --epochs 20     # continue that run, exactly
 
-writes into ``--out``: ``history.csv`` (per epoch: training and test negative ELBO with its
-reconstruction and KL terms), ``metrics.json`` (test negative ELBO, reconstruction, KL, the
-importance-weighted estimate of the test log-likelihood, timings), ``model.npz`` (load it with
-``scratchnn.load``), ``config.json`` (the command's arguments and the architecture) and the
-plots ``reconstructions.png``, ``samples.png``, ``elbo.png`` and, for ``--latent 2``,
-``latent.png`` and ``manifold.png``.
+writes into ``--out``: ``config.json`` (the command's arguments and the architecture, first),
+``checkpoint.npz`` (replaced after every epoch: ``--resume`` continues from it),
+``history.csv`` (per epoch: training and test negative ELBO with its reconstruction and KL
+terms), ``metrics.json`` (test negative ELBO, reconstruction, KL, the importance-weighted
+estimate of the test log-likelihood, timings), ``model.npz`` (load it with
+``scratchnn.load``) and the plots ``reconstructions.png``, ``samples.png``, ``elbo.png``
+and, for ``--latent 2``, ``latent.png`` and ``manifold.png``.
+
+Ctrl-C (exit code 130) or SIGTERM (143) finish the current step, save the checkpoint and
+the history so far (``metrics.json`` then says ``"status": "interrupted"``), and print the
+``scratchnn vae --resume DIR`` that continues the run, bit-identical to one never stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -21,20 +28,62 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..datasets import load_mnist
-from ..errors import InputError
+from .. import __version__, experiments
+from ..datasets import REMOTE_DATASETS, load_mnist
+from ..errors import InputError, TrainingInterrupted
+from ..experiments.session import seconds_before
 from ..io.atomic import write_csv, write_json
 from ..models import VAE
 from ..optimizers import Adam
-from ._common import add_threads_argument, apply_threads
+from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from ._common import (
+    add_threads_argument,
+    apply_threads,
+    did_you_mean,
+    hidden_sizes,
+    interrupted,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resume_command,
+)
 
-DESCRIPTION = __doc__.split("\n\n")[0]
+DESCRIPTION = (
+    "Train a variational autoencoder on MNIST-format images and write everything it produced "
+    "(config, checkpoint, history, metrics, model, plots) into one run folder; --resume DIR "
+    "continues a stopped run."
+)
+
+#: The defaults of the options (``None`` in the parser, so that ``--resume`` can tell which
+#: options were given).
+DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "data_dir": None,
+    "out": "runs/vae",
+    "latent": 20,
+    "hidden": [400],
+    "likelihood": "bernoulli",
+    "obs_std": 1.0,
+    "epochs": 10,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "beta": 1.0,
+    "warmup": 0,
+    "iwae_k": 100,
+    "iwae_n": 1000,
+    "limit": None,
+    "seed": 0,
+    "checkpoint_every": 1,
+}
+
+#: What may be given with ``--resume``: the rest is the run's own (its config.json).
+_WITH_RESUME = ("epochs", "data_dir", "checkpoint_every")
 
 
 def _load(
     args: argparse.Namespace,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    _check_dataset(args.dataset, args.data_dir)
     (X_train, _), (X_test, y_test) = load_mnist(args.data_dir, name=args.dataset)
     if args.limit is not None:
         X_train, X_test, y_test = X_train[: args.limit], X_test[: args.limit], y_test[: args.limit]
@@ -44,29 +93,103 @@ def _load(
     return X_train, X_test, y_test, tuple(int(s) for s in image_shape)
 
 
+def _check_dataset(name: str, data_dir: str | None) -> None:
+    """A VAE trains on images: refuse a generated or text dataset, suggest a close name."""
+    images = [d.name for d in experiments.DATASETS.values() if d.kind == "images"]
+    info = experiments.DATASETS.get(str(name).lower())
+    if info is not None and info.kind != "images":
+        what = "a generated 2-D dataset" if info.kind == "synthetic" else "a text dataset"
+        raise InputError(
+            f"--dataset {name} is {what}, not images; vae needs an image dataset in MNIST "
+            f"format, e.g. --dataset mnist ({' or '.join(images)}; "
+            f"'scratchnn train --dataset {name}' trains a classifier on it)"
+        )
+    if info is None and data_dir is None and name not in REMOTE_DATASETS:
+        raise InputError(
+            f"unknown image dataset {name!r}{did_you_mean(str(name).lower(), images)}; pass "
+            f"one of {', '.join(images)}, or --data-dir DIR for your own MNIST-format files"
+        )
+
+
 def _check_args(args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "latent"):
-        if getattr(args, name) < 1:
-            raise InputError(
-                f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
-            )
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit must be at least 1, got {args.limit}")
-    if args.iwae_k < 0 or args.iwae_n < 0:
-        raise InputError("--iwae-k and --iwae-n must be non-negative (0 skips the estimate)")
-    if args.warmup < 0:
-        raise InputError(f"--warmup must be non-negative, got {args.warmup}")
-    if not args.lr > 0 or not math.isfinite(args.lr):
-        raise InputError(f"--lr must be a positive number, got {args.lr}")
+    if args.beta < 0 or not math.isfinite(args.beta):
+        raise InputError(f"--beta must be a finite non-negative number, got {args.beta:g}")
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    given = [k for k in DEFAULTS if k not in _WITH_RESUME and getattr(args, k) is not None]
+    return ["--" + k.replace("_", "-") for k in given]
+
+
+def _resumed(args: argparse.Namespace) -> argparse.Namespace:
+    """``--resume DIR``: the run's own arguments (its config.json), and --epochs/--data-dir."""
+    given = _given(args)
+    if given:
+        raise InputError(
+            f"--resume continues {args.resume} with the configuration it was started with (its "
+            f"config.json), so {', '.join(given)} cannot be changed; drop "
+            f"{'it' if len(given) == 1 else 'them'}, or start a new run with another --out"
+        )
+    run_dir = Path(args.resume).expanduser()
+    path = run_dir / "config.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{run_dir}: not a vae run folder (no config.json); pass the --out of a "
+            "'scratchnn vae' run"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable ({type(exc).__name__}); restore the file") from None
+    if not isinstance(saved, dict) or saved.get("command") != "vae":
+        raise InputError(
+            f"{run_dir}: not a vae run (its config.json is for another command); resume a "
+            "'scratchnn train' run with 'scratchnn train --resume'"
+        )
+    if not (run_dir / CHECKPOINT_FILE).is_file():
+        raise InputError(
+            f"{run_dir}: holds no {CHECKPOINT_FILE} to resume from (trained with "
+            "--checkpoint-every 0, or by an older scratchnn); start a new run"
+        )
+    kept = saved.get("arguments", {})
+    arguments = {**DEFAULTS, **{k: v for k, v in kept.items() if k in DEFAULTS}}
+    for key in _WITH_RESUME:
+        if getattr(args, key) is not None:
+            arguments[key] = getattr(args, key)
+    arguments["out"] = str(run_dir)
+    if not arguments.get("checkpoint_every"):
+        raise InputError(
+            "--resume continues from the run's checkpoint and keeps replacing it; drop "
+            "--checkpoint-every 0"
+        )
+    return argparse.Namespace(**{**vars(args), **arguments})
+
+
+def _with_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    values = {k: (DEFAULTS[k] if getattr(args, k) is None else getattr(args, k)) for k in DEFAULTS}
+    return argparse.Namespace(**{**vars(args), **values})
+
+
+def _architecture(input_dim: int, args: argparse.Namespace) -> str:
+    return "-".join(str(s) for s in (input_dim, *args.hidden, args.latent))
 
 
 def _vae(args: argparse.Namespace) -> int:
     # matplotlib is heavy: imported only when a command draws plots, not for --help
     from ..plotting import vae as plots
 
+    if args.quiet:
+        args.verbose = 0
+    log = print if args.verbose else (lambda line: None)
+    args = _resumed(args) if args.resume is not None else _with_defaults(args)
     _check_args(args)
-    apply_threads(args, print if args.verbose else (lambda line: None))
+    apply_threads(args, log)
     out = Path(args.out)
+    if args.resume is None and (out / CHECKPOINT_FILE).exists():  # before anything is replaced
+        raise InputError(
+            f"{out}: already holds a vae run with a checkpoint; continue it with "
+            f"'{resume_command('vae', out)}', or choose another --out"
+        )
     X_train, X_test, y_test, image_shape = _load(args)
     shape = image_shape if len(image_shape) == 2 else (1, X_train.shape[1])
     vae = VAE(
@@ -77,37 +200,73 @@ def _vae(args: argparse.Namespace) -> int:
         obs_std=args.obs_std,
         rng=args.seed,
     )
-    arch = "-".join(str(s) for s in (X_train.shape[1], *args.hidden, args.latent))
-    print(
+    arch = _architecture(X_train.shape[1], args)
+    log(
         f"scratchnn {__version__}: VAE {arch} ({args.likelihood} decoder, "
         f"{vae.num_parameters:,} parameters) on {len(X_train):,} {args.dataset} images, "
         f"{args.epochs} epochs, Adam lr {args.lr:g}, batch {args.batch_size}"
         + (f", β {args.beta:g}" if args.beta != 1 else "")
-        + (f", KL warm-up {args.warmup} epochs" if args.warmup else ""),
-        flush=True,
+        + (f", KL warm-up {args.warmup} epochs" if args.warmup else "")
     )
 
+    arguments = {k: v for k, v in vars(args).items() if k not in ("func", "resume", "quiet")}
+    config = {
+        "command": "vae",
+        "scratchnn_version": __version__,
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "arguments": arguments,
+        "model": vae.get_config(),
+    }
+    before = 0.0
+    if args.resume is not None:
+        before = seconds_before(load_checkpoint(out))
+    else:
+        # config.json first, as 'train' does: a stopped run can then be listed and resumed
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", config)
+    fit_options: dict[str, Any] = {}
+    if args.checkpoint_every:
+        fit_options = {
+            "checkpoint": out,
+            "checkpoint_every": args.checkpoint_every,
+            "resume": args.resume is not None,
+        }
+
     start = time.perf_counter()
-    history = vae.fit(
-        X_train,
-        optimizer=Adam(lr=args.lr),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        beta=args.beta,
-        warmup_epochs=args.warmup,
-        validation_data=X_test,
-        seed=args.seed,
-        verbose=0 if args.quiet else args.verbose,
-    )
-    train_seconds = time.perf_counter() - start
+    try:
+        history = vae.fit(
+            X_train,
+            optimizer=Adam(lr=args.lr),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            beta=args.beta,
+            warmup_epochs=args.warmup,
+            validation_data=X_test,
+            seed=args.seed,
+            verbose=args.verbose,
+            **fit_options,
+        )
+    except TrainingInterrupted as exc:
+        _write_interrupted(out, exc, before + time.perf_counter() - start)
+        exc.run_dir = out
+        raise interrupted(exc, "vae") from None
+    train_seconds = before + time.perf_counter() - start
+    if args.resume is not None:  # only now that fit has accepted the resumption
+        write_json(out / "config.json", config)
 
     test = vae.evaluate(X_test)
     metrics: dict[str, Any] = {
+        "status": "complete",
+        "dataset": args.dataset,
+        "model": "vae",
+        "architecture": arch,
         "test_neg_elbo": test.neg_elbo,
         "test_recon": test.recon,
         "test_kl": test.kl,
         "train_neg_elbo_last_epoch": history["recon"][-1] + history["kl"][-1],
         "epochs": len(history),
+        "parameters": vae.num_parameters,
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(np.mean(history["seconds"])),
         "n_train": len(X_train),
@@ -125,18 +284,13 @@ def _vae(args: argparse.Namespace) -> int:
             }
         )
 
-    out.mkdir(parents=True, exist_ok=True)
+    vae.metadata = {"dataset": args.dataset, "image_shape": list(shape), "epochs": len(history)}
+    vae.save(out / "model.npz")  # the model first: it is what a full disk must not cost
     write_csv(out / "history.csv", history)
     write_json(out / "metrics.json", metrics)
-    config = {
-        "command": "vae",
-        "scratchnn_version": __version__,
-        "arguments": {k: v for k, v in vars(args).items() if k != "func"},
-        "model": vae.get_config(),
-    }
-    write_json(out / "config.json", config)
-    vae.metadata = {"dataset": args.dataset, "image_shape": list(shape), "epochs": len(history)}
-    vae.save(out / "model.npz")
+    written = ["config.json", "history.csv", "metrics.json", "model.npz"]
+    if (out / CHECKPOINT_FILE).is_file():
+        written.append(CHECKPOINT_FILE)
 
     plot_rng = np.random.default_rng(args.seed)
     shown = np.concatenate([np.flatnonzero(y_test == d)[:2] for d in np.unique(y_test)])[:20]
@@ -145,15 +299,7 @@ def _vae(args: argparse.Namespace) -> int:
     )
     plots.samples(vae.sample(100, rng=plot_rng), out / "samples.png", shape)
     plots.elbo_curves(history, out / "elbo.png")
-    written = [
-        "history.csv",
-        "metrics.json",
-        "config.json",
-        "model.npz",
-        "reconstructions.png",
-        "samples.png",
-        "elbo.png",
-    ]
+    written += ["reconstructions.png", "samples.png", "elbo.png"]
     if args.latent == 2:
         mu, _ = vae.encode(X_test)
         plots.latent_scatter(mu, y_test, out / "latent.png")
@@ -162,58 +308,174 @@ def _vae(args: argparse.Namespace) -> int:
         plots.manifold(vae.decode(grid), values, out / "manifold.png", shape)
         written += ["latent.png", "manifold.png"]
 
-    print(
-        f"test negative ELBO {test.neg_elbo:.2f} nats/example "
-        f"(reconstruction {test.recon:.2f} + KL {test.kl:.2f})"
-    )
-    if "test_iwae_nll" in metrics:
-        print(
-            f"importance-weighted estimate of -log p(x), k={args.iwae_k} on {metrics['iwae_n']:,} "
-            f"test images: {metrics['test_iwae_nll']:.2f} nats "
-            f"(negative ELBO on the same images {metrics['test_neg_elbo_iwae_subset']:.2f})"
-        )
-    print(
-        f"training took {train_seconds:.1f} s ({metrics['seconds_per_epoch']:.2f} s/epoch of steps)"
-    )
-    print(f"wrote {', '.join(written)} to {out}")
+    log("")
+    log(experiments.summary_table(_summary_rows(metrics, args), title=f"results: {out}"))
+    log("files: " + ", ".join(written))
     return 0
+
+
+def _summary_rows(metrics: dict[str, Any], args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The rows of the summary box, as ``train`` shows it: what was trained, then the scores."""
+    rows = [
+        ("dataset", str(metrics["dataset"])),
+        ("model", f"vae {metrics['architecture']} ({args.likelihood} decoder)"),
+        ("parameters", f"{metrics['parameters']:,}"),
+        ("train / test", f"{metrics['n_train']:,} / {metrics['n_test']:,}"),
+        ("epochs × batch", f"{metrics['epochs']} × {args.batch_size}"),
+        (
+            "optimizer",
+            f"adam, lr {args.lr:g}"
+            + (f", β {args.beta:g}" if args.beta != 1 else "")
+            + (f", KL warm-up {args.warmup}" if args.warmup else ""),
+        ),
+        ("test negative ELBO", f"{metrics['test_neg_elbo']:.2f} nats per image"),
+        ("  reconstruction + KL", f"{metrics['test_recon']:.2f} + {metrics['test_kl']:.2f}"),
+    ]
+    if "test_iwae_nll" in metrics:
+        rows.append(
+            (
+                f"-log p(x), k={metrics['iwae_k']}",
+                f"{metrics['test_iwae_nll']:.2f} nats (importance-weighted, on "
+                f"{metrics['iwae_n']:,} test images)",
+            )
+        )
+    rows.append(
+        (
+            "training time",
+            f"{metrics['train_seconds']:.2f} s ({metrics['seconds_per_epoch']:.2f} s/epoch)",
+        )
+    )
+    return rows
+
+
+def _write_interrupted(out: Path, exc: TrainingInterrupted, seconds: float) -> None:
+    """What a stop leaves: ``history.csv`` (fit keeps it) and an ``"interrupted"`` metrics.json."""
+    if exc.epoch is None:  # a second signal, in the middle of a step: nothing more is written
+        return
+    history = exc.history
+    metrics = {
+        "status": "interrupted",
+        "stopped_by": exc.signal_name,
+        "stopped_at": {"epoch": exc.epoch, "batch": exc.batch},
+        "epochs": len(history) if history is not None else 0,
+        "train_seconds": seconds,
+    }
+    if history is not None and len(history):
+        write_csv(out / "history.csv", history)
+    write_json(out / "metrics.json", metrics)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "vae", help="train a variational autoencoder on MNIST", description=DESCRIPTION
     )
-    p.add_argument("--dataset", default="mnist", help="MNIST-format dataset name (default mnist)")
-    p.add_argument(
-        "--data-dir", default=None, help="directory with the IDX files (or $SCRATCHNN_DATA)"
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="MNIST-format image dataset: mnist or fashion-mnist, or your own with --data-dir "
+        "(default mnist)",
     )
-    p.add_argument("--out", default="runs/vae", help="output directory (default runs/vae)")
-    p.add_argument("--latent", type=int, default=20, help="latent dimensions J (default 20)")
-    p.add_argument(
-        "--hidden", type=int, nargs="+", default=[400], help="hidden sizes (default 400)"
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory with the four IDX files (else $SCRATCHNN_DATA/NAME, then the cache)",
     )
-    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
-    p.add_argument("--obs-std", type=float, default=1.0, help="σ_x of the Gaussian likelihood")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight β (β-VAE; default 1)")
-    p.add_argument("--warmup", type=int, default=0, help="KL warm-up epochs (default 0: none)")
-    p.add_argument(
-        "--iwae-k", type=int, default=100, help="importance samples (0 skips; default 100)"
+    data.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="use only the first N training and N test images (default: all)",
     )
-    p.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE estimate")
-    p.add_argument(
-        "--limit", type=int, default=None, help="use only the first N train and test images"
+    data.add_argument(
+        "--seed",
+        type=non_negative_int,
+        metavar="SEED",
+        help="one seed for the weights, the batches and the sampled codes (0)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    add_threads_argument(p)
-    p.add_argument(
+    model = p.add_argument_group("model")
+    model.add_argument(
+        "--latent",
+        type=positive_int,
+        metavar="J",
+        help="latent dimensions J (20; 2 adds the latent.png and manifold.png plots)",
+    )
+    model.add_argument(
+        "--hidden",
+        type=hidden_sizes,
+        metavar="SIZES",
+        help="hidden layer sizes of the encoder (the decoder mirrors them), e.g. 256,128; "
+        "'none' for no hidden layer (400)",
+    )
+    model.add_argument(
+        "--likelihood",
+        choices=("bernoulli", "gaussian"),
+        help="the decoder's p(x|z): bernoulli (pixels in [0, 1], the default) or gaussian",
+    )
+    model.add_argument(
+        "--obs-std",
+        type=positive_float,
+        metavar="σ",
+        help="σ_x of the gaussian likelihood (1)",
+    )
+    training = p.add_argument_group("training")
+    training.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="EPOCHS",
+        help="passes over the training images, in total (10)",
+    )
+    training.add_argument(
+        "--batch-size", type=positive_int, metavar="B", help="images per step (128)"
+    )
+    training.add_argument(
+        "--lr", type=positive_float, metavar="LR", help="learning rate of Adam (1e-3)"
+    )
+    training.add_argument(
+        "--beta", type=float, metavar="β", help="weight of the KL term (β-VAE; 1)"
+    )
+    training.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        metavar="E",
+        help="raise β linearly from 0 over the first E epochs (0: none)",
+    )
+    add_threads_argument(training)
+    evaluation = p.add_argument_group("evaluation")
+    evaluation.add_argument(
+        "--iwae-k",
+        type=non_negative_int,
+        metavar="K",
+        help="importance samples per image for the estimate of -log p(x) (100; 0 skips it)",
+    )
+    evaluation.add_argument(
+        "--iwae-n",
+        type=non_negative_int,
+        metavar="N",
+        help="test images for that estimate (1,000; 0 skips it)",
+    )
+    reliability = p.add_argument_group("reliability")
+    reliability.add_argument(
+        "--checkpoint-every",
+        type=non_negative_int,
+        metavar="K",
+        help="replace checkpoint.npz in the run folder every K epochs (default 1; 0: never, "
+        "and the run cannot be resumed)",
+    )
+    reliability.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the vae run in DIR with its saved configuration, until --epochs in "
+        "total (default: the run's own); --data-dir only for data that moved",
+    )
+    output = p.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help="run folder (default runs/vae)")
+    output.add_argument(
         "--verbose",
         type=int,
         choices=(0, 1, 2),
         default=1,
-        help="0 quiet, 1 a progress bar per epoch (default), 2 a line per epoch (as for train)",
+        help="0 quiet, 1 a progress bar per epoch (default), 2 a line per epoch",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars (--verbose 0)")
+    output.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_vae)

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # not tqdm.auto: it warns in a notebook without ipywidgets
 
 __all__ = ["Refused", "fetch"]
 

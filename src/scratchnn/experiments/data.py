@@ -9,6 +9,7 @@ model on.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -351,9 +352,16 @@ def load_dataset(
             target=table.target,
             source=str(Path(name)),
         )
-    raise InputError(
-        f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or pass a path to a "
-        ".csv file"
+    raise InputError(unknown_dataset(name))
+
+
+def unknown_dataset(name: Any) -> str:
+    """The one-line message for a dataset name that is neither known nor a file."""
+    close = difflib.get_close_matches(str(name).lower(), list(DATASETS), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"unknown dataset {name!r}; {hint}choose one of {', '.join(DATASETS)} or pass a path "
+        "to a .csv file"
     )
 
 
@@ -407,7 +415,4 @@ def load_evaluation_data(
             classes=metadata.get("classes") if metadata.get("task") == "classification" else None,
         )
         return table.X, table.y, f"all {len(table.X):,} rows of {dataset}"
-    raise InputError(
-        f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)} or pass a path to a "
-        ".csv file"
-    )
+    raise InputError(unknown_dataset(dataset))

@@ -174,10 +174,14 @@ def run_language_training(
         f"({_schedule_text(config)})"
     )
     if resume is not None:
-        where = f"after epoch {resume.epoch}"
-        if resume.in_epoch is not None:
-            where = f"in epoch {resume.in_epoch}"
-        log(f"resuming {resume.path} {where} of {config['epochs']}")
+        where = f"after epoch {resume.epoch} of {config['epochs']}"
+        if resume.in_epoch is not None:  # continues with the step after the last one done
+            step = int(resume.state["position"]["batch"]) + 1
+            where = (
+                f"at epoch {resume.in_epoch} of {config['epochs']}, step {step} of "
+                f"{experiment.steps_per_epoch:,}"
+            )
+        log(f"resuming {resume.path} {where}")
 
     options: dict[str, Any] = {}
     if checkpoint_every:

@@ -159,7 +159,14 @@ class Checkpointing(Callback):
         self._write_history()  # a crash may have left it behind the checkpoint
         if state.verbose:
             stopped = " (stopped early by a callback: nothing to do)" if state.stopped else ""
-            print(f"resuming {self.path} after epoch {state.epoch} of {state.epochs}{stopped}")
+            if position is not None:  # continues with the batch after the last one done
+                where = (
+                    f"at epoch {state.epoch + 1} of {state.epochs}, batch {state.batch + 1} of "
+                    f"{state.n_batches}"
+                )
+            else:
+                where = f"after epoch {state.epoch} of {state.epochs}"
+            print(f"resuming {self.path} {where}{stopped}")
 
     def _restore_generators(self, saved: dict[str, Any], where: Path) -> None:
         try:
