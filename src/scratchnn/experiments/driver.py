@@ -29,7 +29,7 @@ from .language import run_language_training
 from .plots import write_plots
 from .registry import describe_model
 from .results import run_metrics, summary_rows, summary_table
-from .run_dir import make_run_dir, open_run
+from .run_dir import make_run_dir, no_larger_than, open_run
 from .session import RunResult, WriteOnTrainBegin, seconds_before, train_then_finish
 
 __all__ = ["RunResult", "finish_run", "resume_training", "run_training"]
@@ -85,7 +85,8 @@ def run_training(
             resume=resume,
         )
     config = dict(config)
-    experiment = prepare_experiment(config)
+    with no_larger_than(resume):
+        experiment = prepare_experiment(config)
     config = experiment.config
     saved_config = {**config, "scratchnn_version": __version__}
     callbacks = list(callbacks)

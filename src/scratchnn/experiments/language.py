@@ -51,7 +51,7 @@ from .registry import (
     describe_language_model,
 )
 from .results import format_number, summary_table
-from .run_dir import make_run_dir
+from .run_dir import make_run_dir, no_larger_than
 from .session import RunResult, WriteOnTrainBegin, seconds_before, train_then_finish
 from .text import TextData, load_text_data, name_loss, sample_names, training_arrays, uniform_loss
 
@@ -144,7 +144,8 @@ def run_language_training(
     stops early leaves behind. ``callbacks`` come after the model's own (validation, the
     per-step schedule, the progress bar), so that they see ``val_loss``.
     """
-    experiment = prepare_language_experiment(config)
+    with no_larger_than(resume):
+        experiment = prepare_language_experiment(config)
     config, data, model = experiment.config, experiment.data, experiment.model
     schedule = make_step_schedule(config, experiment.total_steps)  # a bad warm-up fails here
     saved_config = {**config, "scratchnn_version": __version__}

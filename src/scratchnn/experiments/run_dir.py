@@ -12,14 +12,21 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from .._validation import BudgetExceeded, allocation_budget
+from ..errors import InputError, ModelFileError
+from ..io.regular import open_regular, read_capped
 from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint
 from .config import resolve_config
 
-__all__ = ["RUN_FILES", "make_run_dir", "open_run", "read_run_config"]
+__all__ = ["RUN_FILES", "make_run_dir", "no_larger_than", "open_run", "read_run_config"]
+
+#: A run's config.json is a few hundred bytes; anything past this is not one.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: The files whose presence means that a folder already holds a run.
 RUN_FILES = ("config.json", "metrics.json", "model.npz", "history.csv", CHECKPOINT_FILE)
@@ -57,6 +64,27 @@ def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool
     return path
 
 
+@contextmanager
+def no_larger_than(checkpoint: Checkpoint | None) -> Iterator[None]:
+    """Build a resumed run's model (from its ``config.json``) no larger than its checkpoint's.
+
+    An edited ``config.json`` (``"hidden": [1000000000]``) would otherwise allocate the
+    model it describes before ``fit`` finds that it is not the checkpoint's.
+    """
+    if checkpoint is None:
+        yield
+        return
+    values = sum(int(value.size) for value in checkpoint.model.state_dict().values())
+    try:
+        with allocation_budget(values):
+            yield
+    except BudgetExceeded as exc:
+        raise InputError(
+            f"{checkpoint.directory / 'config.json'}: describes a larger model than "
+            f"{checkpoint.path} ({exc}); restore the file, or start a new run"
+        ) from None
+
+
 def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The configuration a run folder was trained with (its ``config.json``), checked."""
     path = Path(run_dir).expanduser()
@@ -65,17 +93,30 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}: no such run folder; pass the folder that 'scratchnn train' wrote (its --out)"
         )
     config_path = path / "config.json"
-    if not config_path.is_file():
+    if not os.path.lexists(config_path):
         raise InputError(
             f"{path}: not a run folder (no config.json); pass the folder that 'scratchnn train' "
             "wrote (its --out)"
         )
+    fh, _ = open_regular(config_path, "a run configuration")  # a FIFO would block
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        with fh:
+            data, too_long = read_capped(fh, MAX_CONFIG_BYTES)
+    except OSError as exc:
         raise InputError(
-            f"{config_path}: unreadable ({type(exc).__name__}: {exc}); restore the file, or "
-            "start a new run"
+            f"{config_path}: unreadable ({exc.strerror or exc}); restore the file"
+        ) from None
+    if too_long:
+        raise InputError(
+            f"{config_path}: larger than {MAX_CONFIG_BYTES >> 20} MiB, which no run "
+            "configuration is; restore the file, or start a new run"
+        )
+    try:
+        config = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise InputError(
+            f"{config_path}: unreadable ({type(exc).__name__}: {_first_line(exc)}); restore the "
+            "file, or start a new run"
         ) from None
     if not isinstance(config, dict) or not config.get("dataset"):
         raise InputError(f"{config_path}: not a run configuration (no dataset); restore the file")
@@ -101,7 +142,10 @@ def open_run(
     """
     path = Path(run_dir).expanduser()
     config = read_run_config(path)
-    if not (path / CHECKPOINT_FILE).is_file():
+    if os.path.lexists(path / CHECKPOINT_FILE):
+        # a FIFO or a device is refused by the reader, naming it, rather than called missing
+        open_regular(path / CHECKPOINT_FILE, "a checkpoint", error=ModelFileError)[0].close()
+    else:
         raise InputError(
             f"{path}: holds no {CHECKPOINT_FILE} to resume from (trained with --checkpoint-every "
             "0, or before checkpoints existed); start a new run"
@@ -126,3 +170,7 @@ def open_run(
     if dataset is not None:
         config = resolve_config({**config, "dataset": dataset})
     return config, checkpoint
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
