@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,13 +24,16 @@ import pytest
 
 from datasets_helpers import finishes, peak_memory, unblock_fifo
 from scratchnn import cli
-from scratchnn.errors import InputError, ModelFileError
+from scratchnn.datasets import MNIST_FILES, circle_regions
+from scratchnn.errors import InputError, ModelFileError, TrainingInterrupted
 from scratchnn.experiments import read_run_config
 from scratchnn.io import load_model, read_npz, save_model, write_npz
 from scratchnn.layers import LayerNorm
 from scratchnn.model import Sequential
 from scratchnn.models import mlp
-from scratchnn.training import load_checkpoint
+from scratchnn.optimizers import Adam
+from scratchnn.training import Callback, EarlyStopping, fit, load_checkpoint, resume
+from test_datasets_download import tiny_idx_set
 
 MiB = 1 << 20
 
@@ -296,3 +301,165 @@ def test_entries_declaring_more_bytes_than_the_file_has_are_refused(model_file):
     with pytest.raises(ModelFileError) as caught:
         load_model(model_file)
     assert "its entries declare 1,073,74" in one_line(caught.value)
+
+
+# -- item 8: tampered checkpoints ------------------------------------------------------------
+class StopAt(Callback):
+    """Stops training like a Ctrl-C after batch 1 of epoch 2, so the checkpoint has a position."""
+
+    def on_batch_end(self, batch, logs):
+        if self.state.epoch == 1 and batch == 1:
+            self.state.stop_signal = signal.SIGINT
+
+
+class Quiet(Callback):
+    """Takes StopAt's place when the run is resumed (callbacks are matched by class name)."""
+
+
+Quiet.__name__ = "StopAt"
+
+
+def interrupted_run(directory: Path) -> Path:
+    """A checkpoint saved in the middle of epoch 2, with Adam and EarlyStopping state."""
+    X, y = circle_regions(64, seed=0)
+    callbacks = [StopAt(), EarlyStopping(monitor="loss", patience=2)]
+    with pytest.raises(TrainingInterrupted):
+        fit(
+            mlp([2, 8, 2], rng=0),
+            X,
+            y,
+            epochs=3,
+            batch_size=16,
+            rng=0,
+            verbose=0,
+            checkpoint=directory,
+            callbacks=callbacks,
+            optimizer=Adam(lr=1e-2),
+        )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> Path:
+    return interrupted_run(tmp_path_factory.mktemp("interrupted") / "run")
+
+
+def resume_edited(interrupted: Path, tmp_path: Path, edit: Callable[[dict], Any]) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(interrupted, run)
+    rewrite(run / "checkpoint.npz", meta=lambda meta: edit(meta["training"]))
+    X, y = circle_regions(64, seed=0)
+    resume(run, X, y, verbose=0, callbacks=[Quiet(), EarlyStopping(monitor="loss", patience=2)])
+
+
+def _set(*keys: Any, value: Any) -> Callable[[dict], None]:
+    def edit(training: dict) -> None:
+        for key in keys[:-1]:
+            training = training[key]
+        training[keys[-1]] = value
+
+    return edit
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+TAMPERED = {
+    "batch past the end": (_set("position", "batch", value=10**6), "saved position in epoch 2"),
+    "batch = n_batches": (_set("position", "batch", value=4), "saved position in epoch 2"),
+    "term_sums a string": (_set("position", "term_sums", value="x"), "position should be"),
+    "term_sums of strings": (_set("position", "term_sums", value={"a": "b"}), "position should"),
+    "generator state < 0": (_set("generators", 0, "state", "state", value=-1), "generators"),
+    "generator state 2^200": (
+        _set("generators", 0, "state", "state", value=2**200),
+        "generators should be a list of generator states",
+    ),
+    "has_uint32 = 5": (_set("generators", 0, "has_uint32", value=5), "generators should be"),
+    "split_rng inc < 0": (_set("split_rng", "state", "inc", value=-5), "split_rng should be"),
+    "malformed MT19937": (
+        _set("generators", 0, value={"bit_generator": "MT19937", "state": {"key": [1], "pos": 5}}),
+        "invalid MT19937 state",
+    ),
+    "Adam t = 10^30": (_set("optimizer", "state", "t", value=10**30), "step counter (0 to 2^53)"),
+    "setattr an unknown name": (
+        _set("optimizer", "state", "hyperparameters", value={"step": None}),
+        "optimizer hyper-parameter step=None is not one of Adam's",
+    ),
+    "setattr a string lr": (
+        _set("optimizer", "state", "hyperparameters", value={"lr": "x"}),
+        "hyper-parameter lr='x' is not one of",
+    ),
+    "setattr beta1 = 5": (
+        _set("optimizer", "state", "hyperparameters", value={"beta1": 5.0}),
+        "beta1=5.0 differs from the run's settings (beta1=0.9)",
+    ),
+    "moments of no parameter": (
+        _set("optimizer", "state", "state", "nope", value={}),
+        "optimizer state for 'nope', which the model has no parameter of",
+    ),
+    "deep callback state": (_set("callbacks", 1, "state", value=_nested(900)), "nested more than"),
+    "wait a string": (_set("callbacks", 1, "state", "wait", value="x"), "wait must be a count"),
+    "best_state not arrays": (
+        _set("callbacks", 1, "state", "best_state", value={"0.W": "x"}),
+        "best_state must hold every parameter",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_checkpoint_is_one_line_naming_the_field(interrupted, tmp_path, case):
+    edit, message = TAMPERED[case]
+    with pytest.raises(ModelFileError) as caught:
+        resume_edited(interrupted, tmp_path, edit)
+    assert message in one_line(caught.value)
+
+
+def test_the_untampered_checkpoint_resumes(interrupted, tmp_path):
+    resume_edited(interrupted, tmp_path, lambda training: None)
+    assert load_checkpoint(tmp_path / "run").epoch == 3
+
+
+def test_a_settings_mismatch_names_the_field_that_differs(interrupted, tmp_path):
+    X, y = circle_regions(64, seed=0)
+    run = tmp_path / "run"
+    shutil.copytree(interrupted, run)
+    model = load_checkpoint(run).model
+    with pytest.raises(InputError) as caught:
+        fit(
+            model,
+            X,
+            y,
+            epochs=3,
+            batch_size=16,
+            rng=0,
+            verbose=0,
+            checkpoint=run,
+            resume=True,
+            callbacks=[Quiet(), EarlyStopping(monitor="loss", patience=2)],
+            optimizer=Adam(lr=1e-2, eps=1e-7),
+        )
+    assert "the run used optimizer.hyperparameters.eps=1e-08 but this call passes 1e-07" in (
+        one_line(caught.value)
+    )
+
+
+# -- item 9: a changed test set on resume ----------------------------------------------------
+def test_a_changed_test_set_on_resume_is_refused(tmp_path, capsys):
+    tiny_idx_set(tmp_path / "a", seed=0)
+    run = tmp_path / "run"
+    data = ["--dataset", "mnist", "--data-dir", tmp_path / "a", "--hidden", "8", "--lr-schedule"]
+    data += ["constant"]
+    quiet = ["--val-split", "0", "--verbose", "0", "--no-plots"]
+    assert cli.main(["train", *map(str, [*data, *quiet, "--epochs", 1, "--out", run])]) == 0
+    images = MNIST_FILES["test_images"] + ".gz"
+    other = tmp_path / "b"
+    tiny_idx_set(other, seed=1)
+    shutil.copy(other / images, tmp_path / "a" / images)  # the training files stay the same
+    capsys.readouterr()
+    line = cli_error(capsys, "train", "--resume", run, "--epochs", "2")
+    assert "checkpoint.npz: the test data differ from the run's" in line
+    assert load_checkpoint(run).epoch == 1

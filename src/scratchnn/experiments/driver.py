@@ -18,10 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import __version__
+from ..errors import InputError
 from ..io.atomic import write_csv, write_json
 from ..training import fit
-from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint
+from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint, data_fingerprint
 from .config import is_text_config, make_optimizer, make_schedule
 from .data import rng_for
 from .experiment import Experiment, prepare_experiment
@@ -88,6 +91,7 @@ def run_training(
     with no_larger_than(resume):
         experiment = prepare_experiment(config)
     config = experiment.config
+    _check_test_data(experiment, resume)
     saved_config = {**config, "scratchnn_version": __version__}
     callbacks = list(callbacks)
     if resume is None:
@@ -138,6 +142,23 @@ def run_training(
         plots=plots,
         log=log,
     )
+
+
+def _check_test_data(experiment: Experiment, resume: Checkpoint | None) -> None:
+    """Fingerprint the test split into the model's metadata; on resume, it must be the run's.
+
+    ``fit`` already refuses other training data; the test split is scored only at the end,
+    so a changed test set (other MNIST test files) would silently give other metrics.
+    """
+    data = experiment.data
+    fingerprint = data_fingerprint(np.asarray(data.X_test), np.asarray(data.y_test))
+    experiment.model.metadata["test_data"] = fingerprint
+    saved = None if resume is None else resume.model.metadata.get("test_data")
+    if saved is not None and saved != fingerprint:
+        raise InputError(
+            f"{resume.path}: the test data differ from the run's ({data.source}); pass the "
+            "data the run was trained on (--data-dir, --dataset), or start a new run"
+        )
 
 
 def resume_training(

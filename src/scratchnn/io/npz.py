@@ -184,6 +184,25 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return parse_meta(str(meta_array), path), arrays
 
 
+#: How deeply a file's JSON may nest; a GPT's architecture is about a dozen levels.
+MAX_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """The nesting depth of a JSON value (0 for a scalar), without recursing."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
 def parse_meta(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata of a scratchnn file (``.npz`` or ``.safetensors``), checked: the
     format name, and a version this scratchnn reads. One-line errors name ``path``."""
@@ -193,6 +212,11 @@ def parse_meta(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{path}: unreadable metadata (not JSON: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a scratchnn file")
+    if _depth(meta) > MAX_DEPTH:  # whatever reads it next recurses: refuse it here, once
+        raise ModelFileError(
+            f"{path}: metadata nested more than {MAX_DEPTH} levels deep, which no scratchnn "
+            "file is; the file was tampered with, use another file"
+        )
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: invalid format version {version!r}; the file is damaged")
