@@ -463,3 +463,39 @@ def test_a_changed_test_set_on_resume_is_refused(tmp_path, capsys):
     line = cli_error(capsys, "train", "--resume", run, "--epochs", "2")
     assert "checkpoint.npz: the test data differ from the run's" in line
     assert load_checkpoint(run).epoch == 1
+
+
+# -- item 8: model metadata -------------------------------------------------------------------
+METADATA = {
+    "classes too short": ({"classes": [0]}, "metadata classes should be a list of 2 class names"),
+    "classes too long": ({"classes": list(range(50))}, "metadata classes should be a list of 2"),
+    "classes a string": ({"classes": "ab"}, "metadata classes should be a list"),
+    "preprocess a string": ({"preprocess": "x"}, "metadata preprocess should be a JSON object"),
+    "scaler a string": (
+        {"preprocess": {"scaler": "x", "layout": "flat"}},
+        "should be a scaler of kind none, rescale or standardize",
+    ),
+    "means not numbers": (
+        {"preprocess": {"scaler": {"kind": "standardize", "mean": "x", "scale": [1]}}},
+        "a standardize scaler with finite means and scales of one length",
+    ),
+    "factor a string": (
+        {"preprocess": {"scaler": {"kind": "rescale", "factor": "x"}}},
+        "a rescale scaler with a finite factor",
+    ),
+    "seed a string": ({"seed": "x"}, "metadata seed should be a whole number"),
+    "feature_names a number": ({"feature_names": 5}, "metadata feature_names should be a list"),
+}
+
+
+@pytest.mark.parametrize("case", list(METADATA))
+def test_model_metadata_of_the_wrong_type_is_one_line(run_dir, tmp_path, capsys, case):
+    edit, message = METADATA[case]
+    path = rewrite(
+        run_dir / "model.npz", meta=lambda m: m["extra"].update(edit), out=tmp_path / "m.npz"
+    )
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("x,y\n0.5,0.25\n")
+    line = cli_error(capsys, "evaluate", "--model", path, "--dataset", "circle", "--n", "10")
+    assert message in line
+    assert message in cli_error(capsys, "predict", "--model", path, "--input", inputs)

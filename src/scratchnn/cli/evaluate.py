@@ -158,6 +158,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     path = model_path(args.model)
     model = load_model(path)
+    experiments.check_model_metadata(model, path)  # JSON from a file: checked
     if args.input is not None:
         return _evaluate_names(args, path, model)
     if isinstance(model, LanguageModel):

@@ -121,6 +121,7 @@ from .session import RunResult
 from .text import TextData, load_text_data, name_loss, sample_names, training_arrays
 from .transform import (
     apply_preprocess,
+    check_model_metadata,
     fit_preprocess,
     outputs_to_labels,
     outputs_to_probabilities,
@@ -149,6 +150,7 @@ __all__ = [
     "RunResult",
     "TextData",
     "apply_preprocess",
+    "check_model_metadata",
     "describe_language_model",
     "describe_model",
     "finish_language_run",
