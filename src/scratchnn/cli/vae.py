@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, experiments
 from ..datasets import load_mnist
 from ..errors import InputError
 from ..io.atomic import write_csv, write_json
@@ -66,7 +65,8 @@ def _vae(args: argparse.Namespace) -> int:
 
     _check_args(args)
     apply_threads(args, print if args.verbose else (lambda line: None))
-    out = Path(args.out)
+    # before training: a folder that is not writable, holds a run or is in use is refused now
+    out = experiments.make_run_dir(args.out, "vae", overwrite=args.overwrite)
     X_train, X_test, y_test, image_shape = _load(args)
     shape = image_shape if len(image_shape) == 2 else (1, X_train.shape[1])
     vae = VAE(
@@ -176,6 +176,7 @@ def _vae(args: argparse.Namespace) -> int:
         f"training took {train_seconds:.1f} s ({metrics['seconds_per_epoch']:.2f} s/epoch of steps)"
     )
     print(f"wrote {', '.join(written)} to {out}")
+    experiments.release_run_dir(out)
     return 0
 
 
@@ -188,6 +189,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data-dir", default=None, help="directory with the IDX files (or $SCRATCHNN_DATA)"
     )
     p.add_argument("--out", default="runs/vae", help="output directory (default runs/vae)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out, if any"
+    )
     p.add_argument("--latent", type=int, default=20, help="latent dimensions J (default 20)")
     p.add_argument(
         "--hidden", type=int, nargs="+", default=[400], help="hidden sizes (default 400)"

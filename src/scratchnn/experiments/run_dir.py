@@ -2,7 +2,9 @@
 
 A run folder holds the files of :data:`~scratchnn.experiments.RUN_FILES` (``config.json``
 first, written before training starts) and the plots.
-:func:`~scratchnn.experiments.make_run_dir` refuses a folder that already holds a run;
+:func:`~scratchnn.experiments.make_run_dir` refuses a folder that already holds a run
+(unless told to overwrite it, when it clears the old run first) and locks it for the
+run's duration, so that two runs never write into one folder;
 :func:`~scratchnn.experiments.read_run_config` and :func:`~scratchnn.experiments.open_run`
 read one back to continue it.
 """
@@ -12,6 +14,11 @@ from __future__ import annotations
 import json
 import os
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +30,18 @@ from ..io.regular import open_regular, read_capped
 from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint
 from .config import resolve_config
 
-__all__ = ["RUN_FILES", "make_run_dir", "no_larger_than", "open_run", "read_run_config"]
+__all__ = [
+    "LOCK_FILE",
+    "RUN_FILES",
+    "lock_run_dir",
+    "make_run_dir",
+    "no_larger_than",
+    "open_run",
+    "read_run_config",
+    "release_run_dir",
+    "remove_stale_files",
+    "run_outputs",
+]
 
 #: A run's config.json is a few hundred bytes; anything past this is not one.
 MAX_CONFIG_BYTES = 1 << 20
@@ -33,12 +51,15 @@ RUN_FILES = ("config.json", "metrics.json", "model.npz", "history.csv", CHECKPOI
 
 
 def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool = False) -> Path:
-    """Create the run folder: ``out``, or ``runs/<label>-<date>-<time>`` if not given.
+    """Create and lock the run folder: ``out``, or ``runs/<label>-<date>-<time>`` if not given.
 
     A folder that already holds a run is refused unless ``overwrite``, so that no result is
     lost by accident (a run with a checkpoint is continued with :func:`resume_training`,
-    ``--resume``). With ``overwrite`` the old checkpoint is deleted, so that the new run
-    starts from scratch instead of being refused by ``fit``.
+    ``--resume``). The folder is locked (:func:`lock_run_dir`) before anything in it is
+    looked at, so two runs cannot share it; with ``overwrite`` every file of the old run
+    (:data:`RUN_FILES`, plots, samples) is deleted *before* the new run starts, so that a
+    kill cannot leave a new ``config.json`` beside an old ``model.npz``. Temporary files
+    that a killed write left behind are deleted in any case.
     """
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -46,22 +67,122 @@ def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: exists and is not a directory; choose another --out")
-    held = [name for name in RUN_FILES if (path / name).exists()]
-    if held and not overwrite:
-        hint = f"continue it with --resume {path}, " if CHECKPOINT_FILE in held else ""
-        raise InputError(
-            f"{path}: already holds a run ({', '.join(held)}); {hint}choose another --out, or "
-            "pass --overwrite to replace it"
-        )
     try:
         path.mkdir(parents=True, exist_ok=True)
-        if overwrite:
-            (path / CHECKPOINT_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise InputError(
             f"{path}: cannot create the run folder ({exc.strerror or exc}); choose a writable --out"
         ) from None
+    lock_run_dir(path)
+    try:
+        held = [name for name in RUN_FILES if os.path.lexists(path / name)]
+        if held and not overwrite:
+            hint = f"continue it with --resume {path}, " if CHECKPOINT_FILE in held else ""
+            raise InputError(
+                f"{path}: already holds a run ({', '.join(held)}); {hint}choose another --out, "
+                "or pass --overwrite to replace it"
+            )
+        remove_stale_files(path)
+        if overwrite:
+            for old in run_outputs(path):
+                old.unlink()
+    except OSError as exc:
+        release_run_dir(path)
+        raise InputError(
+            f"{path}: cannot clear the old run ({exc.strerror or exc}); choose a writable --out"
+        ) from None
+    except BaseException:
+        release_run_dir(path)
+        raise
     return path
+
+
+def run_outputs(path: Path) -> list[Path]:
+    """The files a run writes that are in ``path``: :data:`RUN_FILES`, plots and samples."""
+    names = [*RUN_FILES, "samples.txt"]
+    found = [path / name for name in names if os.path.lexists(path / name)]
+    return found + sorted(path.glob("*.png"))
+
+
+def remove_stale_files(path: Path) -> int:
+    """Delete what a killed run left in ``path``: the atomic writer's ``.<name>.XXXX.tmp``
+    files and the checkpoint's ``.write-test.*`` probes. Only call it holding the lock."""
+    removed = 0
+    for stale in [*path.glob(".*.tmp"), *path.glob(".write-test.*")]:
+        try:
+            stale.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+#: The lock file of a run folder: ``fcntl.flock`` on it, and the holder's process id inside.
+LOCK_FILE = ".scratchnn.lock"
+#: The run folders this process holds locked: their lock file's descriptor.
+_HELD: dict[Path, int] = {}
+
+
+def lock_run_dir(path: str | os.PathLike[str]) -> None:
+    """Lock a run folder for this process, or raise a one-line error naming its holder.
+
+    ``fcntl.flock`` on :data:`LOCK_FILE`: the operating system releases it when the process
+    ends, however it ends (``kill -9`` included), so a stale lock cannot block the next run;
+    :func:`release_run_dir` removes the file.
+    Locking a folder this process already holds does nothing. Without ``fcntl`` (Windows)
+    folders are not locked.
+    """
+    path = Path(path)
+    key = path.resolve()
+    if key in _HELD or fcntl is None:
+        return
+    for _ in range(5):
+        fd = _open_lock_file(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise InputError(
+                f"another run is using {path} (pid {holder}); wait for it to finish, or "
+                "choose another --out"
+            ) from None
+        try:  # the holder before us may have removed the file between our open and flock
+            if os.stat(path / LOCK_FILE).st_ino == os.fstat(fd).st_ino:
+                break
+        except OSError:
+            pass
+        os.close(fd)
+    else:
+        raise InputError(f"{path}: cannot lock the run folder (it keeps changing); try again")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # the lock holds without the pid (a full disk): only the message loses it
+    _HELD[key] = fd
+
+
+def _open_lock_file(path: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path / LOCK_FILE, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot write the run folder here ({exc.strerror or exc}); choose a "
+            "writable --out"
+        ) from None
+
+
+def release_run_dir(path: str | os.PathLike[str]) -> None:
+    """Release the lock of :func:`lock_run_dir` (a no-op if this process does not hold it)."""
+    fd = _HELD.pop(Path(path).resolve(), None)
+    if fd is not None:
+        try:  # removed while still locked: whoever opens it next makes a new one
+            os.unlink(Path(path) / LOCK_FILE)
+        except OSError:
+            pass
+        os.close(fd)
 
 
 @contextmanager

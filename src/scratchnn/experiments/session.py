@@ -20,6 +20,7 @@ from ..errors import DivergenceError, OutputError, TrainingInterrupted
 from ..io.atomic import write_json
 from ..training import Callback
 from ..training.checkpoint import Checkpoint
+from .run_dir import release_run_dir
 
 __all__ = ["RunResult", "WriteOnTrainBegin", "quiet", "seconds_before", "train_then_finish"]
 
@@ -90,8 +91,22 @@ def train_then_finish(
 
     In every case the exception goes on, with ``run_dir`` set on it; so does an
     :class:`~scratchnn.errors.OutputError` or ``KeyboardInterrupt`` while the results are
-    written (the checkpoint holds the trained model).
+    written (the checkpoint holds the trained model). The folder's lock is released.
     """
+    try:
+        return _train_then_finish(run_dir, train, finish, before, plots, log)
+    finally:  # the folder was locked by make_run_dir (or for a resumption): free it
+        release_run_dir(run_dir)
+
+
+def _train_then_finish(
+    run_dir: Path,
+    train: Callable[[], Any],
+    finish: Finish,
+    before: float,
+    plots: bool,
+    log: Callable[[str], None],
+) -> Any:
     start = time.perf_counter()
     try:
         history = train()
