@@ -108,15 +108,24 @@ def _train(args: argparse.Namespace) -> int:
             )
         return 0
     except TrainingInterrupted as exc:
-        raise _interrupted(exc) from None
-    except KeyboardInterrupt as exc:  # Ctrl-C after training, while the results were written
+        raise _interrupted(exc, checkpointing=args.checkpoint_every != 0) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM after training, writing the results
         run_dir = getattr(exc, "run_dir", None)
-        if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if run_dir is None:
             raise
+        by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        if not (run_dir / CHECKPOINT_FILE).is_file():
+            raise TrainingInterrupted(
+                f"interrupted{by} while writing the results, which may be incomplete in "
+                f"{run_dir}; without a checkpoint (--checkpoint-every 0) train again with "
+                "--overwrite",
+                signum,
+            ) from None
         raise TrainingInterrupted(
-            f"interrupted while writing the results; the trained model is safe in "
+            f"interrupted{by} while writing the results; the trained model is safe in "
             f"{run_dir / CHECKPOINT_FILE}, and '{_resume_command(run_dir)}' writes them again",
-            signal.SIGINT,
+            signum,
         ) from None
     except DivergenceError as exc:
         raise _diverged(exc) from None
@@ -124,8 +133,12 @@ def _train(args: argparse.Namespace) -> int:
         raise _unwritable(exc) from None
 
 
-def _interrupted(exc: TrainingInterrupted) -> TrainingInterrupted:
-    """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue."""
+def _interrupted(exc: TrainingInterrupted, checkpointing: bool = True) -> TrainingInterrupted:
+    """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue.
+
+    ``checkpointing`` says whether the run kept a checkpoint at all (not
+    ``--checkpoint-every 0``): without one yet, the reason is that none was due.
+    """
     run_dir = getattr(exc, "run_dir", None)
     if run_dir is None:
         return exc
@@ -143,6 +156,9 @@ def _interrupted(exc: TrainingInterrupted) -> TrainingInterrupted:
         text += f"the results so far are in {run_dir}"
     if resumable:
         text += f"; continue with: {_resume_command(run_dir)}"
+    elif checkpointing:  # stopped before the first checkpoint was due
+        text += " (no checkpoint had been saved yet, so it cannot be resumed; start it again "
+        text += "with --overwrite)"
     else:
         text += " (no checkpoint: --checkpoint-every 0, so it cannot be resumed)"
     error = TrainingInterrupted(text, exc.signum, history=exc.history, checkpoint=exc.checkpoint)
@@ -169,9 +185,15 @@ def _diverged(exc: DivergenceError) -> DivergenceError:
 def _unwritable(exc: OutputError) -> OutputError:
     """A full disk or unwritable folder: say that the checkpoint is safe and how to continue."""
     run_dir = getattr(exc, "run_dir", None)
-    if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+    if run_dir is None:
         return exc
     text = str(exc)
+    if not (run_dir / CHECKPOINT_FILE).is_file():  # nothing to resume: the same command again
+        if text.endswith(", then start the run again"):
+            text += " (the same command with --overwrite)"
+        error = OutputError(text)
+        error.reason, error.history = exc.reason, exc.history
+        return error
     if text.endswith(", then resume"):
         text = text[: -len(", then resume")] + f", then continue with: {_resume_command(run_dir)}"
     else:

@@ -305,14 +305,13 @@ class Checkpointing(Callback):
         try:
             write_checkpoint(self.path, self.model, training)
         except OutputError as exc:
-            kept = (
-                f"the checkpoint of epoch {self.saved_epoch} is unchanged"
-                if self.saved_epoch is not None
-                else "no checkpoint was saved"
-            )
+            if self.saved_epoch is not None:
+                kept, then = f"the checkpoint of epoch {self.saved_epoch} is unchanged", "resume"
+            else:  # nothing to resume from: advising a resume would only earn a refusal
+                kept, then = "no checkpoint was saved yet", "start the run again"
             error = OutputError(
                 f"{self.path}: could not be written {where} ({exc.reason}); {kept}; free disk "
-                "space or choose another directory, then resume"
+                f"space or choose another directory, then {then}"
             )
             error.history = state.history
             raise error from None
