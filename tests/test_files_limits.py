@@ -499,3 +499,42 @@ def test_model_metadata_of_the_wrong_type_is_one_line(run_dir, tmp_path, capsys,
     line = cli_error(capsys, "evaluate", "--model", path, "--dataset", "circle", "--n", "10")
     assert message in line
     assert message in cli_error(capsys, "predict", "--model", path, "--input", inputs)
+
+
+# -- the same protections for .safetensors model files ----------------------------------------
+def test_safetensors_files_get_the_same_checks(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    from safetensors import safe_open
+
+    path = tmp_path / "model.safetensors"
+    save_model(mlp([2, 8, 2], rng=0), path)
+    with safe_open(str(path), framework="np") as fh:
+        header = fh.metadata()
+        tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+
+    def saved(name: str, arch_edit=None, tensor_edit=None) -> Path:
+        meta = json.loads(header["scratchnn"])
+        if arch_edit:
+            arch_edit(meta["architecture"]["config"]["layers"][0]["config"])
+        arrays = {k: v.copy() for k, v in tensors.items()}
+        if tensor_edit:
+            tensor_edit(arrays)
+        out = tmp_path / name
+        data = safetensors_numpy.save(arrays, metadata={**header, "scratchnn": json.dumps(meta)})
+        out.write_bytes(data)
+        return out
+
+    huge = saved("huge.safetensors", lambda c: c.update(in_features=15000, out_features=15000))
+    error, peak = peak_memory(lambda: load_model(huge))
+    assert isinstance(error, ModelFileError) and "more than the 42 values" in one_line(error)
+    assert peak < 4 * MiB, peak
+    nan = saved("nan.safetensors", tensor_edit=lambda a: a["2.bias"].__setitem__(0, np.nan))
+    with pytest.raises(ModelFileError, match=re.escape("parameter 2.b holds NaN or infinite")):
+        load_model(nan)
+    fifo = tmp_path / "fifo.safetensors"
+    os.mkfifo(fifo)
+    try:
+        with pytest.raises(ModelFileError, match=re.escape("is a FIFO (named pipe), not a")):
+            finishes(lambda: load_model(fifo))
+    finally:
+        unblock_fifo(fifo)
