@@ -5,7 +5,8 @@
 
 Each file is checked against its known checksum before it is written (atomically); mirrors
 are tried in order. ``--timeout`` bounds each wait for a server, ``--deadline`` a whole file
-from one mirror (a mirror sending a byte every few seconds never trips the timeout). See :mod:`scratchnn.datasets.download`.
+from one mirror (a mirror sending a byte every few seconds never trips the timeout). See
+:mod:`scratchnn.datasets.download`.
 """
 
 from __future__ import annotations
