@@ -749,7 +749,7 @@ def test_a_read_only_output_directory(tmp_path):
     )
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "config.json: cannot write here (Read-only file system)" in lines[0]
+    assert "cannot write the run folder here (Read-only file system)" in lines[0]
     assert "cannot create the run folder (Read-only file system)" in lines[1]
 
 

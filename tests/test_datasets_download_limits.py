@@ -247,3 +247,19 @@ def test_deadline_and_timeout_must_be_positive(tmp_path):
             download(SPEC, tmp_path, mirrors=["http://127.0.0.1:9/"], deadline=bad)
     with pytest.raises(Exception, match="size must be a byte count"):
         RemoteFile(NAME, SHA, size=-1)
+
+
+def test_the_command_line_deadline_stops_a_dripping_mirror(tmp_path, raw, capsys):
+    """``scratchnn download --deadline``: the whole-file limit of the API, on the command line."""
+    from scratchnn import cli
+
+    slow = raw(drip(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"))
+    args = ["download", "mnist", "--dir", str(tmp_path / "mnist"), "--mirror", slow]
+    code = finishes(lambda: cli.main([*args, "--timeout", "10", "--deadline", "1.5"]), 60)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "not complete after the 1.5 s deadline" in err
+    assert not (tmp_path / "mnist").exists() or not any((tmp_path / "mnist").iterdir())
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--deadline", "0"])
+    assert "--deadline" in capsys.readouterr().err

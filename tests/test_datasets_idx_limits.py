@@ -11,9 +11,9 @@ import pytest
 
 from datasets_helpers import finishes, gzip_bomb, idx_header, peak_memory, unblock_fifo
 from scratchnn.datasets import MNIST_FILES, load_mnist, read_idx
-from scratchnn.datasets._files import _refuse_irregular
 from scratchnn.datasets.idx import MAX_IDX_BYTES
 from scratchnn.errors import InputError
+from scratchnn.io.regular import _refuse_irregular
 from test_datasets_mnist import _tiny_set, write_idx
 
 MiB = 1 << 20

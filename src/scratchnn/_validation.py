@@ -7,6 +7,9 @@ problem and the fix. They run once per call on whole arrays, never per batch.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -171,3 +174,51 @@ def as_generator(rng) -> np.random.Generator:
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return np.random.default_rng(None if rng is None else int(rng))
     raise InputError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+
+
+# -- a ceiling on what rebuilding a saved architecture may allocate ------------------------
+_BUDGET: ContextVar[list[int] | None] = ContextVar("scratchnn_allocation_budget", default=None)
+
+
+class BudgetExceeded(InputError):
+    """A layer being rebuilt from a file declares more values than the file holds."""
+
+
+@contextmanager
+def allocation_budget(values: int) -> Iterator[None]:
+    """While active, :func:`reserve` refuses parameters beyond about ``values`` numbers.
+
+    ``values`` is what the file being loaded holds; twice as much plus a few thousand may
+    be allocated, since some layers draw a bias from a weight-shaped sample.
+
+    Loading a file rebuilds its architecture before the saved arrays are copied in; a
+    3 KB file declaring ``Dense(15000, 15000)`` would otherwise draw 225 million random
+    weights (2.6 GB) only to find them missing. The loader sets the budget from what the
+    file holds, so the layers stop at the first weight the file cannot contain.
+    """
+    token = _BUDGET.set([int(values), 2 * int(values) + 4096])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def reserve(shape, what: str = "a parameter") -> None:
+    """Count a parameter of ``shape`` against the active :func:`allocation_budget`, if any.
+
+    Layers call it just before they allocate a parameter or buffer; outside a budget (a
+    model built in code) it does nothing.
+    """
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    dims = tuple(int(n) for n in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    size = 1
+    for n in dims:
+        size *= max(n, 0)
+    budget[1] -= size
+    if budget[1] < 0:
+        raise BudgetExceeded(
+            f"it declares {what} of shape {dims} ({size:,} values), more than the "
+            f"{budget[0]:,} values the file holds"
+        )

@@ -419,6 +419,7 @@ def compare_with_torch(
             "scratchnn and PyTorch from the same start",
         )
         files.append("compare.png")
+    experiments.release_run_dir(run_dir)  # make_run_dir locked it for this comparison
 
     def pct(v: float) -> str:
         return "–" if not math.isfinite(v) else f"{100 * v:.2f} %"

@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._validation import reserve
 from .errors import InputError
 
 __all__ = [
@@ -55,7 +56,12 @@ Shape = tuple[int, ...]
 
 
 def _fans(shape: Shape) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight ``(out, in, *kernel)``, as PyTorch computes them."""
+    """``(fan_in, fan_out)`` of a weight ``(out, in, *kernel)``, as PyTorch computes them.
+
+    Every initialiser but :func:`zeros` starts here, so the weight is also counted against
+    the budget of a model being loaded (:func:`~scratchnn._validation.reserve`).
+    """
+    reserve(shape, "a weight")
     if len(shape) < 2:
         raise InputError(f"weight shape {shape} needs at least two dimensions (out, in)")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
@@ -97,6 +103,7 @@ def torch_linear(shape: Shape, rng: np.random.Generator, dtype=np.float32) -> np
 
 def zeros(shape: Shape, rng: np.random.Generator | None = None, dtype=np.float32) -> np.ndarray:
     """All zeros (the usual bias initialisation)."""
+    reserve(shape)
     return np.zeros(shape, dtype=dtype)
 
 

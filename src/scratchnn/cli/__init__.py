@@ -75,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingInterrupted as exc:  # SIGINT or SIGTERM: saved, then stopped cleanly
         print(f"scratchnn: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM while a run writes its results
+        signum = getattr(exc, "signum", signal.SIGINT)
         print("scratchnn: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signum
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -464,11 +464,15 @@ def resume_command(command: str, run_dir: Path) -> str:
     return f"scratchnn {command} --resume {shlex.quote(str(run_dir))}"
 
 
-def interrupted(exc: TrainingInterrupted, command: str) -> TrainingInterrupted:
+def interrupted(
+    exc: TrainingInterrupted, command: str, checkpointing: bool = True
+) -> TrainingInterrupted:
     """The one line to print on SIGINT/SIGTERM: where it stopped and how to continue.
 
     ``command`` is the subcommand whose ``--resume`` continues the run (``train``, ``vae``);
-    the hint is always a command line, never the Python API.
+    the hint is always a command line, never the Python API. ``checkpointing`` says whether
+    the run kept a checkpoint at all (not ``--checkpoint-every 0``): without one yet, the
+    reason is that none was due.
     """
     run_dir = getattr(exc, "run_dir", None)
     if run_dir is None:
@@ -487,6 +491,9 @@ def interrupted(exc: TrainingInterrupted, command: str) -> TrainingInterrupted:
         text += f"the results so far are in {run_dir}"
     if resumable:
         text += f"; continue with: {resume_command(command, run_dir)}"
+    elif checkpointing:  # stopped before the first checkpoint was due
+        text += " (no checkpoint had been saved yet, so it cannot be resumed; start it again "
+        text += "with --overwrite)"
     else:
         text += " (no checkpoint: --checkpoint-every 0, so it cannot be resumed)"
     error = TrainingInterrupted(text, exc.signum, history=exc.history, checkpoint=exc.checkpoint)

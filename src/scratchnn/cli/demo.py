@@ -8,10 +8,11 @@ under ``--out`` and prints their test accuracy next to the best possible one.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .. import __version__, experiments
-from ..errors import TrainingInterrupted
+from ..errors import InputError, TrainingInterrupted
 from ._common import interrupted, non_negative_int, positive_int
 
 #: (hidden sizes, activation): the original idea and a wider net.
@@ -19,8 +20,9 @@ NETWORKS = (((3,), "tanh"), ((16, 16), "relu"))
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print(f"scratchnn {__version__} demo: the two toy problems of the original project\n")
     out = Path(args.out)
+    _refuse_earlier_results(out, args.overwrite)
+    print(f"scratchnn {__version__} demo: the two toy problems of the original project\n")
     rows = []
     for dataset in ("circle", "square"):
         for hidden, activation in NETWORKS:
@@ -42,7 +44,7 @@ def _demo(args: argparse.Namespace) -> int:
                 result = experiments.run_training(
                     config,
                     out / name,
-                    overwrite=True,
+                    overwrite=args.overwrite,
                     verbose=args.verbose,
                     plots=not args.no_plots,
                     log=lambda line: None,
@@ -77,6 +79,31 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folders() -> list[str]:
+    return [
+        f"{dataset}-2-{'-'.join(map(str, hidden))}-2"
+        for dataset in ("circle", "square")
+        for hidden, _ in NETWORKS
+    ]
+
+
+def _refuse_earlier_results(out: Path, overwrite: bool) -> None:
+    """A second demo into the same --out is refused before anything trains, unless --overwrite."""
+    if overwrite:
+        return
+    held = [
+        f"{name}/{file}"
+        for name in _folders()
+        for file in experiments.RUN_FILES
+        if os.path.lexists(out / name / file)
+    ]
+    if held:
+        raise InputError(
+            f"{out}: already holds the results of a demo ({held[0]}, ...); pass --overwrite "
+            "to replace them, or choose another --out"
+        )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo",
@@ -92,6 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--out", default="runs/demo", metavar="DIR", help="where to write (default runs/demo)"
+    )
+    demo.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier demo in --out"
     )
     demo.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     demo.add_argument(

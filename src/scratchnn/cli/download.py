@@ -4,7 +4,9 @@
     scratchnn download fashion-mnist --out ~/data/fashion-mnist
 
 Each file is checked against its known checksum before it is written (atomically); mirrors
-are tried in order. See :mod:`scratchnn.datasets.download`.
+are tried in order. ``--timeout`` bounds each wait for a server, ``--deadline`` a whole file
+from one mirror (a mirror sending a byte every few seconds never trips the timeout). See
+:mod:`scratchnn.datasets.download`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import sys
 
 from ..datasets import REMOTE_DATASETS, download
+from ..datasets.download import DEFAULT_DEADLINE
 from ._common import add_old_spelling, positive_float
 
 
@@ -22,6 +25,7 @@ def _download(args: argparse.Namespace) -> int:
         args.out,
         mirrors=args.mirror,
         timeout=args.timeout,
+        deadline=args.deadline,
         progress=sys.stderr.isatty(),
         log=print,
     )
@@ -48,5 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--timeout", type=positive_float, default=60.0, help="seconds per server (60)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=positive_float,
+        default=DEFAULT_DEADLINE,
+        metavar="SECONDS",
+        help=f"seconds one file may take from one mirror, in all ({DEFAULT_DEADLINE:g}); "
+        "then the next mirror is tried",
     )
     parser.set_defaults(func=_download)

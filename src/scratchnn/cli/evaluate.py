@@ -198,6 +198,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise InputError("pass --dataset (features, images) or --input (names), not both")
     path = model_path(args.model)
     model = load_model(path)
+    experiments.check_model_metadata(model, path)  # JSON from a file: checked
     if args.input is not None:
         return _evaluate_names(args, path, model)
     if args.dataset is None and not isinstance(model, LanguageModel):

@@ -63,6 +63,7 @@ def _read_inputs(path: Path, meta: dict, input_size: int | None) -> tuple[np.nda
 def _predict(args: argparse.Namespace) -> int:
     path = model_path(args.model)
     model = load_model(path)
+    experiments.check_model_metadata(model, path)  # JSON from a file: checked
     if isinstance(model, LanguageModel):
         raise InputError(
             f"{path}: a language model predicts characters, not labels: draw names with "

@@ -123,15 +123,24 @@ def _train(args: argparse.Namespace) -> int:
             )
         return 0
     except TrainingInterrupted as exc:
-        raise interrupted(exc, "train") from None
-    except KeyboardInterrupt as exc:  # Ctrl-C after training, while the results were written
+        raise interrupted(exc, "train", checkpointing=args.checkpoint_every != 0) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM after training, writing the results
         run_dir = getattr(exc, "run_dir", None)
-        if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if run_dir is None:
             raise
+        by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        if not (run_dir / CHECKPOINT_FILE).is_file():
+            raise TrainingInterrupted(
+                f"interrupted{by} while writing the results, which may be incomplete in "
+                f"{run_dir}; without a checkpoint (--checkpoint-every 0) train again with "
+                "--overwrite",
+                signum,
+            ) from None
         raise TrainingInterrupted(
-            f"interrupted while writing the results; the trained model is safe in "
+            f"interrupted{by} while writing the results; the trained model is safe in "
             f"{run_dir / CHECKPOINT_FILE}, and '{_resume_command(run_dir)}' writes them again",
-            signal.SIGINT,
+            signum,
         ) from None
     except DivergenceError as exc:
         raise _diverged(exc) from None
@@ -158,9 +167,15 @@ def _diverged(exc: DivergenceError) -> DivergenceError:
 def _unwritable(exc: OutputError) -> OutputError:
     """A full disk or unwritable folder: say that the checkpoint is safe and how to continue."""
     run_dir = getattr(exc, "run_dir", None)
-    if run_dir is None or not (run_dir / CHECKPOINT_FILE).is_file():
+    if run_dir is None:
         return exc
     text = str(exc)
+    if not (run_dir / CHECKPOINT_FILE).is_file():  # nothing to resume: the same command again
+        if text.endswith(", then start the run again"):
+            text += " (the same command with --overwrite)"
+        error = OutputError(text)
+        error.reason, error.history = exc.reason, exc.history
+        return error
     if text.endswith(", then resume"):
         text = text[: -len(", then resume")] + f", then continue with: {_resume_command(run_dir)}"
     else:

@@ -31,6 +31,7 @@ import numpy as np
 from .. import __version__, experiments
 from ..datasets import REMOTE_DATASETS, load_mnist
 from ..errors import InputError, TrainingInterrupted
+from ..experiments.run_dir import lock_run_dir, remove_stale_files
 from ..experiments.session import seconds_before
 from ..io.atomic import write_csv, write_json
 from ..models import VAE
@@ -45,7 +46,6 @@ from ._common import (
     non_negative_int,
     positive_float,
     positive_int,
-    resume_command,
 )
 
 DESCRIPTION = (
@@ -184,12 +184,13 @@ def _vae(args: argparse.Namespace) -> int:
     args = _resumed(args) if args.resume is not None else _with_defaults(args)
     _check_args(args)
     apply_threads(args, log)
-    out = Path(args.out)
-    if args.resume is None and (out / CHECKPOINT_FILE).exists():  # before anything is replaced
-        raise InputError(
-            f"{out}: already holds a vae run with a checkpoint; continue it with "
-            f"'{resume_command('vae', out)}', or choose another --out"
-        )
+    if args.resume is None:
+        # before training: a folder that is not writable, holds a run or is in use is refused now
+        out = experiments.make_run_dir(args.out, "vae", overwrite=args.overwrite)
+    else:  # the run's own folder: one run at a time, and no temporaries of a killed write
+        out = Path(args.out)
+        lock_run_dir(out)
+        remove_stale_files(out)
     X_train, X_test, y_test, image_shape = _load(args)
     shape = image_shape if len(image_shape) == 2 else (1, X_train.shape[1])
     vae = VAE(
@@ -311,6 +312,7 @@ def _vae(args: argparse.Namespace) -> int:
     log("")
     log(experiments.summary_table(_summary_rows(metrics, args), title=f"results: {out}"))
     log("files: " + ", ".join(written))
+    experiments.release_run_dir(out)
     return 0
 
 
@@ -470,6 +472,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     output = p.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="run folder (default runs/vae)")
+    output.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out, if any"
+    )
     output.add_argument(
         "--verbose",
         type=int,

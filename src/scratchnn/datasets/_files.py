@@ -2,12 +2,10 @@
 
 Reading a user's file must never hang or fill the memory, whatever the path names:
 
-- :func:`open_regular` looks at ``os.stat`` *before* opening and refuses anything but a
-  regular file (a directory, a FIFO, ``/dev/zero`` or another device, a socket); it then
-  opens without blocking and checks again with ``fstat``, so a file swapped for a FIFO in
-  between cannot block either.
-- :func:`read_capped` reads at most a given number of bytes, in chunks, so an endless or
-  huge stream (a gzip bomb, a growing file) stops at the limit instead of being read whole.
+- :func:`open_regular` refuses anything but a regular file (a directory, a FIFO,
+  ``/dev/zero``, a socket) without blocking, and :func:`read_capped` reads at most a given
+  number of bytes; both live in :mod:`scratchnn.io.regular`, shared with the readers of
+  model files, checkpoints and run configurations.
 
 The search order of :func:`find_data_dir` is the one every dataset uses: the ``data_dir``
 argument (``--data-dir``), then ``$SCRATCHNN_DATA/<name>``, ``$SCRATCHNN_DATA``, then the
@@ -17,12 +15,11 @@ per-user cache :func:`cache_dir`.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from ..errors import InputError
+from ..io.regular import open_regular, read_capped
 
 __all__ = [
     "cache_dir",
@@ -81,82 +78,6 @@ def find_data_dir(
         f"{name} not found in {', '.join(map(str, searched))}; pass --data-dir DIR, set "
         f"SCRATCHNN_DATA{fix}"
     )
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def _refuse_irregular(path: Path, mode: int, what: str) -> None:
-    if not stat.S_ISREG(mode):
-        kind = _kind(mode)
-        article = "" if kind.startswith("not ") else "is "
-        raise InputError(f"{path}: {article}{kind}, not {what}; pass a regular file")
-
-
-def open_regular(path: Path, what: str, hint: str = "") -> tuple[BinaryIO, os.stat_result]:
-    """Open ``path`` for reading in binary if it is a regular file: ``(file, stat)``.
-
-    ``what`` names the expected file in the errors (``"an IDX file"``); ``hint`` is added to
-    the "file not found" message (``" or --data-dir"``). Every problem is a one-line
-    :class:`~scratchnn.errors.InputError`: not found, a directory, a FIFO or device, no
-    permission.
-    """
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"{path}: file not found; check the path{hint}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
-    _refuse_irregular(path, info.st_mode, what)
-    # O_NONBLOCK: if the path became a FIFO since the stat, open() returns at once instead of
-    # waiting for a writer; fstat below then refuses it
-    nonblock = getattr(os, "O_NONBLOCK", 0)
-    flags = os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"{path}: file not found; check the path{hint}") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied; make the file readable") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
-    try:
-        info = os.fstat(fd)
-        _refuse_irregular(path, info.st_mode, what)
-        if nonblock:
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb"), info
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_capped(stream: BinaryIO, limit: int, chunk: int = 1 << 20) -> tuple[bytes, bool]:
-    """``(data, too_long)``: at most ``limit`` bytes of ``stream``, and whether it holds more.
-
-    Reads in chunks of ``chunk`` bytes and stops one byte past ``limit``, so neither an
-    endless stream nor a decompression bomb is ever read (or allocated) beyond the limit.
-    """
-    parts, total = [], 0
-    while total <= limit:
-        part = stream.read(min(chunk, limit + 1 - total))
-        if not part:
-            break
-        parts.append(part)
-        total += len(part)
-    data = b"".join(parts)
-    return (data[:limit], True) if total > limit else (data, False)
 
 
 def size_text(n: int) -> str:

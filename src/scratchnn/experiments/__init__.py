@@ -116,11 +116,12 @@ from .registry import (
     register_model,
 )
 from .results import format_number, format_percent, run_metrics, summary_rows, summary_table
-from .run_dir import RUN_FILES, make_run_dir, open_run, read_run_config
+from .run_dir import RUN_FILES, make_run_dir, open_run, read_run_config, release_run_dir
 from .session import RunResult
 from .text import TextData, load_text_data, name_loss, sample_names, training_arrays
 from .transform import (
     apply_preprocess,
+    check_model_metadata,
     fit_preprocess,
     outputs_to_labels,
     outputs_to_probabilities,
@@ -149,6 +150,7 @@ __all__ = [
     "RunResult",
     "TextData",
     "apply_preprocess",
+    "check_model_metadata",
     "describe_language_model",
     "describe_model",
     "finish_language_run",
@@ -176,6 +178,7 @@ __all__ = [
     "read_run_config",
     "register_language_model",
     "register_model",
+    "release_run_dir",
     "resolve_config",
     "resume_training",
     "rng_for",

@@ -88,6 +88,68 @@ TEXT_DEFAULTS: dict[str, Any] = {
 STEP_SCHEDULES = ("constant", "cosine", "warmup_cosine")
 
 
+#: Whole-number settings and their largest accepted value: a config.json edited by hand (or
+#: tampered with) is checked as strictly as the command line, and never makes ``n`` 10^12.
+INT_LIMITS: dict[str, int] = {
+    "epochs": 10**7,
+    "batch_size": 10**7,
+    "seed": 2**63 - 1,
+    "split_seed": 2**63 - 1,
+    "n": 10**7,
+    "hidden": 1 << 20,
+    "channels": 1 << 16,
+    "kernel_size": 1 << 10,
+    "block_size": 1 << 16,
+    "embed_dim": 1 << 16,
+    "num_heads": 1 << 10,
+    "num_layers": 1 << 10,
+    "steps_per_epoch": 10**9,
+    "warmup_steps": 10**9,
+}
+#: Settings that are numbers (finite; ranges are checked where they are used).
+NUMBERS = ("lr", "weight_decay", "dropout", "val_split", "test_split", "min_lr_ratio", "clip_norm")
+#: Settings that are names or paths.
+STRINGS = ("model", "activation", "loss", "optimizer", "lr_schedule", "dtype", "dataset")
+STRINGS += ("data_dir", "target", "task")
+
+
+def check_values(config: Mapping[str, Any]) -> None:
+    """Refuse a setting of the wrong type or out of range, naming it (one line).
+
+    Every value is a JSON scalar or a flat list of them; whole numbers are integers (not
+    ``"abc"``, ``2.5`` or ``true``) within :data:`INT_LIMITS`; numbers are finite.
+    """
+    for key, value in config.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
+            raise InputError(
+                f"{key} must be a number, a name or a list of numbers, got {_short(value)}"
+            )
+        if key in INT_LIMITS and value is not None:
+            top = INT_LIMITS[key]
+            if not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top for v in items
+            ):
+                raise InputError(
+                    f"{key} must be {'whole numbers' if items is value else 'a whole number'} "
+                    f"from 0 to {top:,}, got {_short(value)}"
+                )
+        elif key in NUMBERS and value is not None:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise InputError(f"{key} must be a finite number, got {_short(value)}")
+        elif key in STRINGS and value is not None and not isinstance(value, str):
+            raise InputError(f"{key} must be a name, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def is_text_config(config: Mapping[str, Any]) -> bool:
     """Whether a configuration trains a language model (its dataset is text, e.g. names)."""
     info = DATASETS.get(str(config.get("dataset", "")).lower())
@@ -133,6 +195,7 @@ def resolve_config(options: Mapping[str, Any]) -> dict[str, Any]:
     config.update(MODELS[model].defaults)
     config.update({k: v for k, v in options.items() if v is not None})
     config["dataset"] = key if info is not None else str(options["dataset"])
+    check_values(config)
     if config["hidden"] is not None:
         config["hidden"] = [int(h) for h in config["hidden"]]
     np_dtype = np.dtype(config["dtype"])
@@ -143,6 +206,7 @@ def resolve_config(options: Mapping[str, Any]) -> dict[str, Any]:
         config["loss"] = "mse" if info.task == "regression" else "ce"
     if config["loss"] is not None:
         losses_mod.get(config["loss"])  # an unknown name fails here, with the choices
+    check_values(config)
     optimizers_mod.get(config["optimizer"], lr=config["lr"])
     make_schedule(config)
     _check_clip_norm(config.get("clip_norm"))
@@ -172,6 +236,7 @@ def _resolve_text(options: Mapping[str, Any], dataset: str) -> dict[str, Any]:
         )
     config.update(given)
     config["dataset"], config["model"] = dataset, spec.name
+    check_values(config)
     hidden = config.get("hidden")
     if isinstance(hidden, (list, tuple)):
         if len(hidden) != 1:

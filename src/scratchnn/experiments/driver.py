@@ -18,10 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import __version__
+from ..errors import InputError
 from ..io.atomic import write_csv, write_json
 from ..training import fit
-from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint
+from ..training.checkpoint import CHECKPOINT_FILE, Checkpoint, data_fingerprint
 from .config import is_text_config, make_optimizer, make_schedule
 from .data import rng_for
 from .experiment import Experiment, prepare_experiment
@@ -29,7 +32,7 @@ from .language import run_language_training
 from .plots import write_plots
 from .registry import describe_model
 from .results import run_metrics, summary_rows, summary_table
-from .run_dir import make_run_dir, open_run
+from .run_dir import lock_run_dir, make_run_dir, no_larger_than, open_run, remove_stale_files
 from .session import RunResult, WriteOnTrainBegin, seconds_before, train_then_finish
 
 __all__ = ["RunResult", "finish_run", "resume_training", "run_training"]
@@ -85,8 +88,10 @@ def run_training(
             resume=resume,
         )
     config = dict(config)
-    experiment = prepare_experiment(config)
+    with no_larger_than(resume):
+        experiment = prepare_experiment(config)
     config = experiment.config
+    _check_test_data(experiment, resume)
     saved_config = {**config, "scratchnn_version": __version__}
     callbacks = list(callbacks)
     if resume is None:
@@ -95,6 +100,8 @@ def run_training(
     else:
         # config.json changes (epochs, data_dir) only once fit has accepted the resumption
         run_dir = resume.directory
+        lock_run_dir(run_dir)  # released by train_then_finish, however the run ends
+        remove_stale_files(run_dir)
         checkpoint_every = checkpoint_every or resume.settings.get("checkpoint_every", 1)
         callbacks.append(WriteOnTrainBegin(run_dir / "config.json", saved_config))
     data, model = experiment.data, experiment.model
@@ -137,6 +144,34 @@ def run_training(
         plots=plots,
         log=log,
     )
+
+
+def _check_test_data(experiment: Experiment, resume: Checkpoint | None) -> None:
+    """Fingerprint the data into the model's metadata; on resume, they must be the run's.
+
+    ``fit`` refuses other training data, but the test split is scored only at the end, so a
+    changed test set (other MNIST test files) would silently give other metrics. Both are
+    compared here, the training data first, before anything trains.
+    """
+    data = experiment.data
+    splits = {
+        "training": (data.X_train, data.y_train, data.X_val, data.y_val),
+        "test": (data.X_test, data.y_test),
+    }
+    prints = {
+        name: data_fingerprint(*(None if a is None else np.asarray(a) for a in arrays))
+        for name, arrays in splits.items()
+    }
+    experiment.model.metadata["data_fingerprints"] = prints
+    saved = None if resume is None else resume.model.metadata.get("data_fingerprints")
+    if not isinstance(saved, dict):
+        return  # a run saved before fingerprints: fit still checks the training data
+    for name, fingerprint in prints.items():
+        if saved.get(name, fingerprint) != fingerprint:
+            raise InputError(
+                f"{resume.path}: the {name} data differ from the run's ({data.source}); pass "
+                "the data the run was trained on (--data-dir, --dataset), or start a new run"
+            )
 
 
 def resume_training(

@@ -51,7 +51,7 @@ from .registry import (
     describe_language_model,
 )
 from .results import format_number, summary_table
-from .run_dir import make_run_dir
+from .run_dir import lock_run_dir, make_run_dir, no_larger_than, remove_stale_files
 from .session import RunResult, WriteOnTrainBegin, seconds_before, train_then_finish
 from .text import TextData, load_text_data, name_loss, sample_names, training_arrays, uniform_loss
 
@@ -144,7 +144,8 @@ def run_language_training(
     stops early leaves behind. ``callbacks`` come after the model's own (validation, the
     per-step schedule, the progress bar), so that they see ``val_loss``.
     """
-    experiment = prepare_language_experiment(config)
+    with no_larger_than(resume):
+        experiment = prepare_language_experiment(config)
     config, data, model = experiment.config, experiment.data, experiment.model
     schedule = make_step_schedule(config, experiment.total_steps)  # a bad warm-up fails here
     saved_config = {**config, "scratchnn_version": __version__}
@@ -156,6 +157,8 @@ def run_language_training(
     else:
         # config.json changes (epochs, data_dir) only once fit has accepted the resumption
         run_dir = resume.directory
+        lock_run_dir(run_dir)  # released by train_then_finish, however the run ends
+        remove_stale_files(run_dir)
         checkpoint_every = checkpoint_every or resume.settings.get("checkpoint_every", 1)
         callbacks.append(WriteOnTrainBegin(run_dir / "config.json", saved_config))
     n_train, n_val, n_test = data.sizes

@@ -10,8 +10,11 @@ with ``run_dir`` set on it (see :func:`~scratchnn.experiments.run_training`).
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,16 @@ from ..errors import DivergenceError, OutputError, TrainingInterrupted
 from ..io.atomic import write_json
 from ..training import Callback
 from ..training.checkpoint import Checkpoint
+from .run_dir import release_run_dir
 
-__all__ = ["RunResult", "WriteOnTrainBegin", "quiet", "seconds_before", "train_then_finish"]
+__all__ = [
+    "RunResult",
+    "WriteOnTrainBegin",
+    "quiet",
+    "seconds_before",
+    "sigterm_interrupts",
+    "train_then_finish",
+]
 
 
 @dataclass
@@ -68,6 +79,31 @@ class WriteOnTrainBegin(Callback):
         write_json(self.path, self.obj)
 
 
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While the results are written, SIGTERM stops like Ctrl-C: a ``KeyboardInterrupt``.
+
+    ``fit`` handles both signals while it trains; after it, SIGTERM would kill the process
+    in the middle of the plots without a word. The exception's ``signum`` says which signal
+    it was, so that the command line can say so and exit with 143. Only the main thread
+    can set a handler; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        error = KeyboardInterrupt()
+        error.signum = signum  # type: ignore[attr-defined]
+        raise error
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train_then_finish(
     run_dir: Path,
     train: Callable[[], Any],
@@ -90,8 +126,22 @@ def train_then_finish(
 
     In every case the exception goes on, with ``run_dir`` set on it; so does an
     :class:`~scratchnn.errors.OutputError` or ``KeyboardInterrupt`` while the results are
-    written (the checkpoint holds the trained model).
+    written (the checkpoint holds the trained model). The folder's lock is released.
     """
+    try:
+        return _train_then_finish(run_dir, train, finish, before, plots, log)
+    finally:  # the folder was locked by make_run_dir (or for a resumption): free it
+        release_run_dir(run_dir)
+
+
+def _train_then_finish(
+    run_dir: Path,
+    train: Callable[[], Any],
+    finish: Finish,
+    before: float,
+    plots: bool,
+    log: Callable[[str], None],
+) -> Any:
     start = time.perf_counter()
     try:
         history = train()
@@ -115,7 +165,8 @@ def train_then_finish(
         raise
     train_seconds = before + time.perf_counter() - start
     try:
-        return finish(history, train_seconds, plots=plots, log=log)
+        with sigterm_interrupts():
+            return finish(history, train_seconds, plots=plots, log=log)
     except (OutputError, KeyboardInterrupt) as exc:  # the checkpoint holds the trained model
         exc.run_dir = run_dir
         raise

@@ -11,12 +11,13 @@ and returns it as JSON (stored in the model's ``metadata["preprocess"]``);
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, ShapeError
+from ..errors import InputError, ModelFileError, ShapeError
 from ..layers.activations import sigmoid, softmax
 from ..model import Sequential
 from ..preprocessing import Standardizer
@@ -24,6 +25,7 @@ from .data import Data
 
 __all__ = [
     "apply_preprocess",
+    "check_model_metadata",
     "fit_preprocess",
     "outputs_to_labels",
     "outputs_to_probabilities",
@@ -107,3 +109,81 @@ def outputs_to_probabilities(outputs: np.ndarray) -> np.ndarray:
         p = sigmoid(outputs[:, 0])
         return np.column_stack([1 - p, p])
     return softmax(outputs, axis=1)
+
+
+# -- what a trained model's file says about its data, checked -------------------------------
+def _finite_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)
+
+
+def _output_width(model: Any) -> int | None:
+    """The number of outputs: the rows of the last weight matrix (``None`` if there is none)."""
+    weights = [v for k, v in model.state_dict().items() if k.endswith("W") and np.ndim(v) >= 2]
+    return int(weights[-1].shape[0]) if weights else None
+
+
+def check_model_metadata(model: Any, path: Any) -> None:
+    """Refuse a model file whose metadata ``scratchnn train`` could not have written.
+
+    ``model.metadata`` comes from the file as JSON: ``classes`` must be a list of names as
+    long as the model has outputs (two for one logit), ``preprocess`` a scaler of a known
+    kind with finite numbers, ``seed`` a whole number, ``feature_names`` a list of names.
+    One-line :class:`~scratchnn.errors.ModelFileError` naming the field.
+    """
+
+    def refuse(field: str, expected: str) -> None:
+        value = repr(meta.get(field))
+        value = value if len(value) <= 60 else value[:57] + "..."
+        raise ModelFileError(
+            f"{path}: metadata {field} should be {expected}, got {value}; the file was edited "
+            "or damaged, use the model file that training wrote"
+        )
+
+    meta = model.metadata
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: metadata is not a JSON object; the file is damaged")
+    for field in ("dataset", "task", "loss", "target", "model_type", "scratchnn_version"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            refuse(field, "a name")
+    seed = meta.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        refuse("seed", "a whole number from 0 to 2^63 - 1")
+    if meta.get("feature_names") is not None and not _names(meta["feature_names"]):
+        refuse("feature_names", "a list of column names")
+    classes = meta.get("classes")
+    if classes is not None:
+        width = _output_width(model)
+        expected = None if width is None else max(width, 2)
+        if not _names(classes) or (expected is not None and len(classes) != expected):
+            refuse("classes", f"a list of {expected or 'the'} class names (one per output)")
+    preprocess = meta.get("preprocess")
+    if preprocess is None:
+        return
+    if not isinstance(preprocess, dict):
+        refuse("preprocess", "a JSON object (scaler, layout, image_shape)")
+    scaler = preprocess.get("scaler") or {"kind": "none"}
+    kind = scaler.get("kind") if isinstance(scaler, dict) else None
+    if kind not in ("none", "rescale", "standardize"):
+        refuse("preprocess", "a scaler of kind none, rescale or standardize")
+    if kind == "rescale" and not _finite_numbers([scaler.get("factor")]):
+        refuse("preprocess", "a rescale scaler with a finite factor")
+    if kind == "standardize" and not (
+        _finite_numbers(scaler.get("mean"))
+        and _finite_numbers(scaler.get("scale"))
+        and len(scaler["mean"]) == len(scaler["scale"])
+    ):
+        refuse("preprocess", "a standardize scaler with finite means and scales of one length")
+    if preprocess.get("layout", "flat") not in ("flat", "image"):
+        refuse("preprocess", "a layout flat or image")
+    shape = preprocess.get("image_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 1 << 16 for n in shape)
+    ):
+        refuse("preprocess", "an image_shape of positive whole numbers")

@@ -10,7 +10,10 @@ A model file (:mod:`scratchnn.io.npz` describes the container) holds
   state such as BatchNorm's running statistics (``param/1.running_mean``).
 
 Loading rebuilds the architecture from JSON and requires every parameter and buffer with
-the right shape: a partial load is an error, never silent. Files of format version 1
+the right shape: a partial load is an error, never silent. The architecture may not declare
+more parameters than the file holds (it is checked while the layers are built, before
+their memory is taken), and a NaN or infinite parameter is refused, naming it. Files of
+format version 1
 (scratchnn 0.1, whose architecture was the bare config of a Sequential or a VAE) load too.
 
 A path ending in ``.safetensors`` is written and read in that format instead
@@ -35,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import allocation_budget
 from ..errors import InputError, ModelFileError, ScratchnnError
 from ..layers.base import Module
 from ..registry import MODULES
@@ -104,20 +108,34 @@ def build_model(
 ) -> Module:
     """The model held by what :func:`~scratchnn.io.npz.read_npz` returned (``path`` only
     names the file in errors)."""
-    model = _rebuild(meta, path)
-    _load_state(model, _npz_state(arrays), path)
+    state = _npz_state(arrays)
+    model = _rebuild(meta, path, state)
+    _load_state(model, state, path)
     return model
 
 
-def _rebuild(meta: dict[str, Any], path: str | os.PathLike[str]) -> Module:
-    """The untrained model ``meta`` describes, its ``metadata`` set."""
+def _rebuild(
+    meta: dict[str, Any], path: str | os.PathLike[str], state: dict[str, np.ndarray]
+) -> Module:
+    """The untrained model ``meta`` describes, its ``metadata`` set.
+
+    The layers may allocate at most about what ``state`` (the file's arrays) holds: a small
+    file declaring huge layers is refused at the first one, before its memory is taken.
+    """
     if not isinstance(meta.get("architecture"), dict):
         raise ModelFileError(f"{path}: holds no model architecture")
+    budget = sum(int(value.size) for value in state.values())
     try:
         cls, config = model_class_and_config(meta["architecture"])
-        model = cls.from_config(config)
+        with allocation_budget(budget):
+            model = cls.from_config(config)
     except (ScratchnnError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the saved architecture cannot be rebuilt ({exc})") from None
+    except (MemoryError, RecursionError, OverflowError) as exc:
+        raise ModelFileError(
+            f"{path}: the saved architecture cannot be rebuilt ({type(exc).__name__}); "
+            "the file is damaged, use another file"
+        ) from None
     extra = meta.get("extra", {})
     model.metadata = extra if isinstance(extra, dict) else {}
     return model
@@ -130,6 +148,12 @@ def _npz_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _load_state(model: Module, state: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
+    for name, value in state.items():
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ModelFileError(
+                f"{path}: parameter {name} holds NaN or infinite values, which would predict "
+                "nonsense; use an earlier checkpoint or train the model again"
+            )
     try:
         model.load_state_dict(state, strict=True)
     except (ScratchnnError, TypeError, ValueError) as exc:
@@ -153,7 +177,7 @@ def load_model(path: str | os.PathLike[str]) -> Module:
             f"{path}: holds weights but no scratchnn architecture (a PyTorch export?); "
             "build the model and call scratchnn.load_weights(model, path)"
         )
-    model = _rebuild(meta, path)
+    model = _rebuild(meta, path, tensors)
     _load_state(model, from_torch_state(model, tensors, path), path)
     return model
 

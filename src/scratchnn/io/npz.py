@@ -10,7 +10,9 @@ A file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, stored uncompresse
 numeric arrays (and the one JSON string) are accepted, an entry holding Python objects is
 refused before any of its bytes are interpreted, so opening a file can never run code, and
 every entry is read to its end so that the archive's CRC-32 checksum catches a corrupted or
-truncated file. :func:`write_npz` writes atomically (:mod:`scratchnn.io.atomic`).
+truncated file. Only a regular file is opened (a FIFO or a device is refused without
+blocking); an entry named twice, or entries declaring more bytes than the file has, are
+refused. :func:`write_npz` writes atomically (:mod:`scratchnn.io.atomic`).
 
 Format versions: 1 (scratchnn 0.1) and 2, which names the class of every saved model
 (``{"class": ..., "config": ...}``) and stores a checkpoint's batch order explicitly.
@@ -23,6 +25,7 @@ import json
 import math
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ import numpy as np
 
 from ..errors import InputError, ModelFileError
 from .atomic import atomic_write
+from .regular import open_regular
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "META_KEY", "parse_meta", "read_npz", "write_npz"]
 
@@ -111,28 +115,44 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> 
 
 
 def _read_archive(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as fh:
+    fh, info = open_regular(path, "a scratchnn file", error=ModelFileError)
+    with fh:
         head = fh.read(4)
-    if not head:
-        raise ModelFileError(f"{path}: file is empty (an interrupted copy?); use another file")
-    if head == b"\x93NUM":
-        raise ModelFileError(
-            f"{path}: is a single .npy array, not a scratchnn .npz file; load it with numpy"
-        )
-    if head not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-        raise ModelFileError(
-            f"{path}: not a scratchnn file (not an .npz archive); pass a file that "
-            "model.save() or a checkpoint wrote"
-        )
-    arrays = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
+        if not head:
+            raise ModelFileError(f"{path}: file is empty (an interrupted copy?); use another file")
+        if head == b"\x93NUM":
+            raise ModelFileError(
+                f"{path}: is a single .npy array, not a scratchnn .npz file; load it with numpy"
+            )
+        if head not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+            raise ModelFileError(
+                f"{path}: not a scratchnn file (not an .npz archive); pass a file that "
+                "model.save() or a checkpoint wrote"
+            )
+        fh.seek(0)
+        arrays: dict[str, np.ndarray] = {}
+        with zipfile.ZipFile(fh) as archive:
+            entries = archive.infolist()
+            counts = Counter(entry.filename for entry in entries)
+            duplicated = sorted(name for name, count in counts.items() if count > 1)
+            if duplicated:  # zipfile would silently give the last one
                 raise ModelFileError(
-                    f"{path}: unexpected entry {info.filename!r} (not an array); "
-                    "only load files that scratchnn saved"
+                    f"{path}: entry {duplicated[0]!r} appears more than once; the file was "
+                    "tampered with or damaged, use another file"
                 )
-            arrays[info.filename[: -len(".npy")]] = _read_entry(archive, info, path)
+            declared = sum(entry.file_size for entry in entries)
+            if declared > info.st_size:  # never trust sizes the bytes cannot hold
+                raise ModelFileError(
+                    f"{path}: its entries declare {declared:,} bytes but the file has "
+                    f"{info.st_size:,}; the file is damaged, use another file"
+                )
+            for entry in entries:
+                if not entry.filename.endswith(".npy"):
+                    raise ModelFileError(
+                        f"{path}: unexpected entry {entry.filename!r} (not an array); "
+                        "only load files that scratchnn saved"
+                    )
+                arrays[entry.filename[: -len(".npy")]] = _read_entry(archive, entry, path)
     return arrays
 
 
@@ -143,8 +163,6 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     file, and for any entry that would need pickle.
     """
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory; pass the .npz file inside it")
     try:
@@ -166,6 +184,25 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return parse_meta(str(meta_array), path), arrays
 
 
+#: How deeply a file's JSON may nest; a GPT's architecture is about a dozen levels.
+MAX_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """The nesting depth of a JSON value (0 for a scalar), without recursing."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
 def parse_meta(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata of a scratchnn file (``.npz`` or ``.safetensors``), checked: the
     format name, and a version this scratchnn reads. One-line errors name ``path``."""
@@ -175,6 +212,11 @@ def parse_meta(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{path}: unreadable metadata (not JSON: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a scratchnn file")
+    if _depth(meta) > MAX_DEPTH:  # whatever reads it next recurses: refuse it here, once
+        raise ModelFileError(
+            f"{path}: metadata nested more than {MAX_DEPTH} levels deep, which no scratchnn "
+            "file is; the file was tampered with, use another file"
+        )
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: invalid format version {version!r}; the file is damaged")

@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError, ModelFileError, ScratchnnError
 from .atomic import atomic_write_bytes
 from .npz import FORMAT_NAME, FORMAT_VERSION, parse_meta
+from .regular import open_regular
 
 __all__ = ["METADATA_KEY", "SUFFIX", "import_safetensors", "read_safetensors", "write_safetensors"]
 
@@ -83,10 +84,10 @@ def read_safetensors(
     """
     safetensors = import_safetensors()
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory; pass the .safetensors file inside it")
+    # a FIFO or a device would block or never end: only a regular file is handed to the parser
+    open_regular(path, "a safetensors file", error=ModelFileError)[0].close()
     try:
         with safetensors.safe_open(str(path), framework="np") as fh:
             header = fh.metadata() or {}

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, check_positive
+from .._validation import as_generator, check_positive, reserve
 from ..errors import InputError, ShapeError
 from .base import Layer, format_shape, sum_rows
 
@@ -115,6 +115,7 @@ class CausalSelfAttention(Layer):
         rng = as_generator(rng)
         C = self.embed_dim
         bound = 1.0 / math.sqrt(C)  # nn.Linear(C, C): U(±1/√fan_in) for weight and bias
+        reserve((4, C, C), "four attention weights")
         for p in ("q", "k", "v", "o"):
             self.params[f"W{p}"] = rng.uniform(-bound, bound, (C, C)).astype(dtype)
         if self.bias:

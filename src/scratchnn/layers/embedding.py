@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, check_positive
+from .._validation import as_generator, check_positive, reserve
 from ..errors import InputError
 from .base import Layer
 
@@ -76,6 +76,7 @@ class Embedding(Layer):
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         shape = (self.num_embeddings, self.embedding_dim)
+        reserve(shape, "an embedding table")
         self.params["W"] = as_generator(rng).standard_normal(shape).astype(dtype)
         self.grads = {"W": np.zeros_like(self.params["W"])}
         self._ids: np.ndarray | None = None

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_positive, reserve
 from ..errors import InputError, ShapeError
 from .base import Layer, format_shape, sum_rows
 
@@ -38,6 +38,7 @@ class _LastAxisNorm(Layer):
         self.elementwise_affine = bool(elementwise_affine)
         self.size = size
         if self.elementwise_affine:
+            reserve((size,), "a LayerNorm scale")
             self.params["gamma"] = np.ones(size, dtype=dtype)
             if bias:
                 self.params["beta"] = np.zeros(size, dtype=dtype)

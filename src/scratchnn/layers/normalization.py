@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import reserve
 from ..errors import InputError, ShapeError
 from .base import Layer, format_shape
 
@@ -93,6 +94,7 @@ class _BatchNorm(Layer):
         self.num_features = int(num_features)
         self.eps = float(eps)
         self.momentum = float(momentum)
+        reserve((4, self.num_features), "BatchNorm parameters and statistics")
         self.params["gamma"] = np.ones(self.num_features, dtype=dtype)
         self.params["beta"] = np.zeros(self.num_features, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, check_positive
+from .._validation import as_generator, check_positive, reserve
 from ..errors import InputError, ShapeError
 from .base import Layer, format_shape, sum_rows
 
@@ -55,6 +55,7 @@ class _Recurrent(Layer):
         if self.bias:
             shapes.update(b_ih=(gH,), b_hh=(gH,))
         for key, shape in shapes.items():
+            reserve(shape, key)
             self.params[key] = rng.uniform(-bound, bound, shape).astype(dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._X: np.ndarray | None = None

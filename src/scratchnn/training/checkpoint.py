@@ -130,7 +130,10 @@ def generator_from_state(state: dict[str, Any]) -> np.random.Generator:
     if name not in _BIT_GENERATORS:
         raise ModelFileError(f"unknown bit generator {name!r} in a saved random state")
     bit_generator = getattr(np.random, name)()
-    bit_generator.state = state
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        raise ModelFileError(f"invalid {name} state in a saved random state ({exc})") from None
     return np.random.Generator(bit_generator)
 
 
@@ -314,7 +317,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         state = unpack(meta["training"], arrays)
         check_training_state(state)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise ModelFileError(
             f"{path}: the training state is incomplete or damaged ({type(exc).__name__}: {exc}); "
             "use another checkpoint"
@@ -331,7 +334,31 @@ def load_optimizer_state(
 ) -> None:
     """Give ``optimizer`` the saved moments and step counter, checking every shape."""
     shapes = {name: param.shape for name, param, _ in model.parameters()}
+    known = optimizer.hyperparameters()
+    for key, value in saved["state"].get("hyperparameters", {}).items():
+        # applied with setattr: only the optimizer's own hyper-parameters, of their own type
+        if key not in known or _kind(value) != _kind(known[key]):
+            raise ModelFileError(
+                f"{path}: optimizer hyper-parameter {key}={_short_value(value)} is not one of "
+                f"{type(optimizer).__name__}'s ({', '.join(known)}); the checkpoint is damaged"
+            )
+        if key == "lr":  # the one that changes during a run (a schedule sets it each epoch)
+            if not (value > 0 and np.isfinite(value)):
+                raise ModelFileError(
+                    f"{path}: optimizer learning rate {value!r} is not a positive number; the "
+                    "checkpoint is damaged"
+                )
+        elif value != known[key]:  # the others are the run's settings, already compared
+            raise ModelFileError(
+                f"{path}: optimizer hyper-parameter {key}={_short_value(value)} differs from the "
+                f"run's settings ({key}={known[key]!r}); the checkpoint is damaged"
+            )
     for name, arrays in saved["state"]["state"].items():
+        if name not in shapes:
+            raise ModelFileError(
+                f"{path}: optimizer state for {_short_value(name)}, which the model has no "
+                "parameter of; the checkpoint is damaged"
+            )
         for key, array in arrays.items():
             if shapes.get(name) != array.shape:
                 raise ModelFileError(
@@ -343,3 +370,15 @@ def load_optimizer_state(
         optimizer.initial_lr = float(saved["initial_lr"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the optimizer state is damaged ({exc})") from None
+
+
+def _short_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind(value: Any) -> str:
+    """What sort of hyper-parameter ``value`` is: 1 and 1.0 are both numbers."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return type(value).__name__
+    return "number" if isinstance(value, (int, float)) else "other"

@@ -40,6 +40,42 @@ def _is_spec(value: Any) -> bool:
     )
 
 
+#: The largest step counter accepted: beyond 2^53 it is no longer exact as a float.
+MAX_STEPS = 2**53
+
+
+def _is_plain(value: Any) -> bool:
+    """A hyper-parameter: a number, a flag, a name or null (never a container)."""
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _is_generator(value: Any) -> bool:
+    """A bit generator's state as ``bit_generator.state`` gives it, every integer in range.
+
+    NumPy raises OverflowError (not ValueError) for a state outside its integer types, and
+    accepts a ``has_uint32`` of 5; both are checked here, before the state is set.
+    """
+    if not isinstance(value, dict) or not isinstance(value.get("bit_generator"), str):
+        return False
+    if not isinstance(value.get("state"), dict):
+        return False
+    if value.get("has_uint32", 0) not in (0, 1) or isinstance(value.get("has_uint32"), bool):
+        return False
+    if not (_is_int(value.get("uinteger", 0)) and 0 <= value.get("uinteger", 0) < 2**32):
+        return False
+
+    def in_range(item: Any) -> bool:
+        if isinstance(item, dict):
+            return all(in_range(v) for v in item.values())
+        if isinstance(item, list):
+            return all(in_range(v) for v in item)
+        if isinstance(item, np.ndarray):
+            return item.dtype.kind in "iu"
+        return (_is_int(item) and 0 <= item < 2**128) or isinstance(item, str)
+
+    return in_range(value["state"])
+
+
 def check_training_state(state: Any) -> None:
     """Raise ValueError naming the first field of a damaged training state."""
 
@@ -62,6 +98,11 @@ def check_training_state(state: Any) -> None:
             and (
                 _is_order(position.get("order"))  # format 2: the epoch's order itself
                 or isinstance(position.get("epoch_rng"), dict)  # format 1: what drew it
+            )
+            and isinstance(position.get("term_sums", {}), dict)
+            and all(
+                isinstance(k, str) and _is_number(v)
+                for k, v in position.get("term_sums", {}).items()
             )
         ),
         "position",
@@ -101,7 +142,7 @@ def check_training_state(state: Any) -> None:
         and _is_number(saved.get("initial_lr"))
         and isinstance(saved.get("state"), dict)
         and _is_int(saved["state"].get("t"))
-        and saved["state"]["t"] >= 0
+        and 0 <= saved["state"]["t"] <= MAX_STEPS
         and isinstance(saved["state"].get("state"), dict)
         and all(
             isinstance(arrays, dict)
@@ -110,13 +151,19 @@ def check_training_state(state: Any) -> None:
         )
         and isinstance(saved["state"].get("hyperparameters", {}), dict),
         "optimizer",
-        "a step counter and float arrays",
+        "a step counter (0 to 2^53) and float arrays",
+    )
+    hyper = saved["state"].get("hyperparameters", {})
+    need(
+        all(isinstance(k, str) and _is_plain(v) for k, v in hyper.items()),
+        "optimizer.hyperparameters",
+        "names and numbers",
     )
     generators, owners = state.get("generators"), state.get("generator_owners")
     need(
-        isinstance(generators, list) and all(isinstance(g, dict) for g in generators),
+        isinstance(generators, list) and all(_is_generator(g) for g in generators),
         "generators",
-        "a list of states",
+        "a list of generator states",
     )
     need(
         isinstance(owners, dict)
@@ -124,7 +171,9 @@ def check_training_state(state: Any) -> None:
         "generator_owners",
         "indices into generators",
     )
-    need(isinstance(state.get("split_rng"), dict), "split_rng", "a generator state")
+    need(_is_generator(state.get("split_rng")), "split_rng", "a generator state")
+    if position is not None and "epoch_rng" in position:
+        need(_is_generator(position["epoch_rng"]), "position.epoch_rng", "a generator state")
     need(isinstance(state.get("data"), str), "data", "a fingerprint")
     callbacks = state.get("callbacks", [])
     need(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._validation import as_generator, check_positive
+from ..._validation import as_generator, check_positive, reserve
 from ...errors import ShapeError
 from ...layers import Module
 
@@ -70,6 +70,7 @@ class PositionEmbedding(Module):
         check_positive(embed_dim, "PositionEmbedding embed_dim", integer=True)
         self.block_size, self.embed_dim = int(block_size), int(embed_dim)
         shape = (self.block_size, self.embed_dim)
+        reserve(shape, "a position embedding")
         self.params["W"] = as_generator(rng).standard_normal(shape).astype(dtype)
         self.grads = {"W": np.zeros_like(self.params["W"])}
         self._T: int | None = None

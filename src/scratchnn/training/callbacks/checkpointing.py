@@ -124,9 +124,11 @@ class Checkpointing(Callback):
         saved, now = checkpoint.settings, state.settings
         for key in sorted(set(saved) | set(now)):
             if key not in MAY_CHANGE and saved.get(key) != now.get(key):
+                # name the innermost field that differs: a whole optimizer spec is cut short
+                field, old, new = _difference(key, saved.get(key), now.get(key))
                 raise InputError(
-                    f"{where}: the run used {key}={_short(saved.get(key))} but this call passes "
-                    f"{_short(now.get(key))}; resume with the same settings (scratchnn.resume() "
+                    f"{where}: the run used {field}={_short(old)} but this call passes "
+                    f"{_short(new)}; resume with the same settings (scratchnn.resume() "
                     "reuses them) or start a new run"
                 )
         saved_state = checkpoint.state
@@ -310,14 +312,13 @@ class Checkpointing(Callback):
         try:
             write_checkpoint(self.path, self.model, training)
         except OutputError as exc:
-            kept = (
-                f"the checkpoint of epoch {self.saved_epoch} is unchanged"
-                if self.saved_epoch is not None
-                else "no checkpoint was saved"
-            )
+            if self.saved_epoch is not None:
+                kept, then = f"the checkpoint of epoch {self.saved_epoch} is unchanged", "resume"
+            else:  # nothing to resume from: advising a resume would only earn a refusal
+                kept, then = "no checkpoint was saved yet", "start the run again"
             error = OutputError(
                 f"{self.path}: could not be written {where} ({exc.reason}); {kept}; free disk "
-                "space or choose another directory, then resume"
+                f"space or choose another directory, then {then}"
             )
             error.history = state.history
             raise error from None
@@ -357,6 +358,21 @@ def _describe(path: Path) -> str:
         return "unreadable"
     target = checkpoint.settings.get("epochs")
     return f"{checkpoint.epoch} of {target} epochs done"
+
+
+def _difference(field: str, old: Any, new: Any) -> tuple[str, Any, Any]:
+    """The dotted name and the two values of the first leaf where ``old`` and ``new`` differ.
+
+    >>> _difference("optimizer", {"class": "Adam", "hyperparameters": {"eps": 1e-8}},
+    ...             {"class": "Adam", "hyperparameters": {"eps": 1e-7}})
+    ('optimizer.hyperparameters.eps', 1e-08, 1e-07)
+    """
+    while isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        if not keys:
+            break
+        field, old, new = f"{field}.{keys[0]}", old.get(keys[0]), new.get(keys[0])
+    return field, old, new
 
 
 def _short(value: Any) -> str:

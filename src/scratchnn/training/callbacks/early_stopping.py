@@ -99,6 +99,19 @@ class EarlyStopping(Callback):
             state["best"] is None or isinstance(state["best"], (int, float))
         ):
             raise ValueError("best and best_state must be a number and parameters, or null")
+        counts = {"best_epoch": state["best_epoch"], "stopped_epoch": state["stopped_epoch"]}
+        for key, value in {**counts, "wait": state["wait"]}.items():
+            if not (value is None and key != "wait") and not (
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+            ):
+                raise ValueError(f"{key} must be a count, got {value!r}")
+        if best_state is not None:
+            shapes = {name: np.shape(value) for name, value in self.model.state_dict().items()}
+            if set(best_state) != set(shapes) or not all(
+                isinstance(value, np.ndarray) and value.shape == shapes[name]
+                for name, value in best_state.items()
+            ):
+                raise ValueError("best_state must hold every parameter of the model, shaped")
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         self.stopped_epoch, self._wait = state["stopped_epoch"], state["wait"]
         self._best_state = state["best_state"]
