@@ -14,7 +14,7 @@ import signal
 import time
 
 from scratchnn import cli
-from scratchnn.cli.train import _interrupted
+from scratchnn.cli._common import interrupted
 from scratchnn.errors import TrainingInterrupted
 from scratchnn.training import CHECKPOINT_FILE, load_checkpoint
 from test_cli_reliability import SPIRALS, DiskFull, one_error_line
@@ -34,13 +34,13 @@ def _second_signal(run_dir) -> TrainingInterrupted:
 
 
 def test_a_second_signal_before_the_first_checkpoint_does_not_blame_checkpoint_every(tmp_path):
-    text = str(_interrupted(_second_signal(tmp_path), checkpointing=True))
+    text = str(interrupted(_second_signal(tmp_path), "train", checkpointing=True))
     assert "no checkpoint had been saved yet, so it cannot be resumed" in text
     assert "--checkpoint-every 0" not in text and "--overwrite" in text
-    off = str(_interrupted(_second_signal(tmp_path), checkpointing=False))
+    off = str(interrupted(_second_signal(tmp_path), "train", checkpointing=False))
     assert "(no checkpoint: --checkpoint-every 0, so it cannot be resumed)" in off
     (tmp_path / CHECKPOINT_FILE).write_bytes(b"")  # one saved earlier: resume it
-    resumable = str(_interrupted(_second_signal(tmp_path), checkpointing=True))
+    resumable = str(interrupted(_second_signal(tmp_path), "train", checkpointing=True))
     assert f"continue with: scratchnn train --resume {tmp_path}" in resumable
 
 
@@ -74,7 +74,7 @@ def test_sigterm_while_the_plots_are_drawn_prints_a_message_and_exits_143(
     previous = signal.getsignal(signal.SIGTERM)
     with monkeypatch.context() as patch:
         patch.setattr(driver, "write_plots", terminated)
-        args = ["--dataset", "moons", "--n", "300", "--epochs", 2, "--verbose", 0]
+        args = ["--dataset", "moons", "--n", "300", "--epochs", 2, "--lr", 0.05, "--verbose", 0]
         assert main("train", *args, "--out", run) == 143
     assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
     line = one_error_line(capsys.readouterr().err)
