@@ -13,7 +13,9 @@ from conftest import REPO
 SCRIPTS = ["mlp_mnist", "gpt_names"]
 
 
-def load(name: str):
+def load(name: str, monkeypatch: pytest.MonkeyPatch):
+    # as `python benchmarks/NAME.py` runs it: its folder first on sys.path (for _machine.py)
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(
         f"benchmark_{name}", REPO / "benchmarks" / f"{name}.py"
     )
@@ -24,8 +26,8 @@ def load(name: str):
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_the_table_block_lives_in_docs_benchmarks_and_can_be_replaced(name, tmp_path):
-    script = load(name)
+def test_the_table_block_lives_in_docs_benchmarks_and_can_be_replaced(name, tmp_path, monkeypatch):
+    script = load(name, monkeypatch)
     page = REPO / "docs" / "benchmarks.md"
     text = page.read_text()
     assert text.count(script.README_START) == 1 and text.count(script.README_END) == 1
@@ -41,13 +43,13 @@ def test_the_table_block_lives_in_docs_benchmarks_and_can_be_replaced(name, tmp_
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_markdown_file_and_its_old_name_readme_are_one_option(name, monkeypatch):
-    script = load(name)
+    script = load(name, monkeypatch)
     assert script.parse_args(["--markdown-file", "x.md"]).readme == "x.md"
     assert script.parse_args(["--readme", "y.md"]).readme == "y.md"
 
 
-def test_a_file_without_the_markers_is_refused_in_one_line(tmp_path):
-    script = load("mlp_mnist")
+def test_a_file_without_the_markers_is_refused_in_one_line(tmp_path, monkeypatch):
+    script = load("mlp_mnist", monkeypatch)
     empty = tmp_path / "README.md"
     empty.write_text("# nothing here\n")
     with pytest.raises(SystemExit, match=r"no '<!-- benchmarks/mlp_mnist\.py: start -->'"):

@@ -56,8 +56,13 @@ def main(*args) -> int:
 
 
 def one_error_line(stderr: str) -> str:
-    """The single line a user error prints, checked to be the only one."""
-    lines = stderr.strip().splitlines()
+    """The single line a user error prints, checked to be the only one.
+
+    Learner advice (``scratchnn: warning: ...``, e.g. a toy run that ended at chance) may
+    come before it: advice, one line each, not part of the error."""
+    lines = [
+        line for line in stderr.strip().splitlines() if not line.startswith("scratchnn: warning: ")
+    ]
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr and lines[0].startswith("scratchnn: ")
     return lines[0]
@@ -118,7 +123,7 @@ def test_a_fresh_train_into_a_run_folder_is_refused_and_overwrite_starts_again(t
     assert main("train", *SPIRALS, "--epochs", 2, "--out", run, *QUIET) == 2
     line = one_error_line(capsys.readouterr().err)
     assert f"{run}: already holds a run" in line
-    assert f"continue it with --resume {run}" in line and "another --out" in line
+    assert f"continue it with 'scratchnn train --resume {run}'" in line and "another --out" in line
     assert (run / CHECKPOINT_FILE).read_bytes() == before
     # --overwrite: a new run from scratch, not a continuation of the old checkpoint
     assert main("train", *SPIRALS, "--epochs", 1, "--out", run, "--overwrite", *QUIET) == 0

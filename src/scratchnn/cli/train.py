@@ -29,7 +29,6 @@ more names, ``scratchnn evaluate --model RUN --input FILE`` scores a file of nam
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 
 from .. import experiments
 from ..errors import DivergenceError, InputError, OutputError, TrainingInterrupted
+from ..experiments.run_dir import read_config_json
 from ..training.checkpoint import CHECKPOINT_FILE
 from ._common import (
     add_data_arguments,
@@ -65,10 +65,10 @@ def _resume_command(run_dir: Path) -> str:
 
 def _check_not_vae(run_dir: Path) -> None:
     """``train --resume`` on a ``vae`` run folder: name the command that continues it."""
-    try:
-        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # open_run reports a missing or damaged file, naming it
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        return  # open_run reports a missing file or folder, or a FIFO, naming it
+    saved = read_config_json(config_path)  # a damaged file is a one-line error
     if isinstance(saved, dict) and saved.get("command") == "vae":
         raise InputError(
             f"{run_dir}: a vae run; continue it with '{resume_command('vae', run_dir)}'"

@@ -20,8 +20,8 @@ the history so far (``metrics.json`` then says ``"status": "interrupted"``), and
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import numpy as np
 from .. import __version__, experiments
 from ..datasets import REMOTE_DATASETS, load_mnist
 from ..errors import InputError, TrainingInterrupted
-from ..experiments.run_dir import lock_run_dir, remove_stale_files
+from ..experiments.run_dir import lock_run_dir, read_config_json, remove_stale_files
 from ..experiments.session import seconds_before
 from ..io.atomic import write_csv, write_json
 from ..models import VAE
@@ -132,15 +132,12 @@ def _resumed(args: argparse.Namespace) -> argparse.Namespace:
         )
     run_dir = Path(args.resume).expanduser()
     path = run_dir / "config.json"
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise InputError(
             f"{run_dir}: not a vae run folder (no config.json); pass the --out of a "
             "'scratchnn vae' run"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable ({type(exc).__name__}); restore the file") from None
+        )
+    saved = read_config_json(path)  # untrusted: a FIFO, a huge or deeply nested file refused
     if not isinstance(saved, dict) or saved.get("command") != "vae":
         raise InputError(
             f"{run_dir}: not a vae run (its config.json is for another command); resume a "
@@ -184,14 +181,16 @@ def _vae(args: argparse.Namespace) -> int:
     args = _resumed(args) if args.resume is not None else _with_defaults(args)
     _check_args(args)
     apply_threads(args, log)
+    X_train, X_test, y_test, image_shape = _load(args)  # bad data: refused, no folder made
     if args.resume is None:
         # before training: a folder that is not writable, holds a run or is in use is refused now
-        out = experiments.make_run_dir(args.out, "vae", overwrite=args.overwrite)
+        out = experiments.make_run_dir(
+            args.out, "vae", overwrite=args.overwrite, command="scratchnn vae"
+        )
     else:  # the run's own folder: one run at a time, and no temporaries of a killed write
         out = Path(args.out)
         lock_run_dir(out)
         remove_stale_files(out)
-    X_train, X_test, y_test, image_shape = _load(args)
     shape = image_shape if len(image_shape) == 2 else (1, X_train.shape[1])
     vae = VAE(
         X_train.shape[1],

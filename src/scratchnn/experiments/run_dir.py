@@ -50,7 +50,12 @@ MAX_CONFIG_BYTES = 1 << 20
 RUN_FILES = ("config.json", "metrics.json", "model.npz", "history.csv", CHECKPOINT_FILE)
 
 
-def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool = False) -> Path:
+def make_run_dir(
+    out: str | os.PathLike[str] | None,
+    label: str,
+    overwrite: bool = False,
+    command: str = "scratchnn train",
+) -> Path:
     """Create and lock the run folder: ``out``, or ``runs/<label>-<date>-<time>`` if not given.
 
     A folder that already holds a run is refused unless ``overwrite``, so that no result is
@@ -60,6 +65,7 @@ def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool
     (:data:`RUN_FILES`, plots, samples) is deleted *before* the new run starts, so that a
     kill cannot leave a new ``config.json`` beside an old ``model.npz``. Temporary files
     that a killed write left behind are deleted in any case.
+    ``command`` is the command whose ``--resume`` the refusal names.
     """
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -77,7 +83,9 @@ def make_run_dir(out: str | os.PathLike[str] | None, label: str, overwrite: bool
     try:
         held = [name for name in RUN_FILES if os.path.lexists(path / name)]
         if held and not overwrite:
-            hint = f"continue it with --resume {path}, " if CHECKPOINT_FILE in held else ""
+            hint = (
+                f"continue it with '{command} --resume {path}', " if CHECKPOINT_FILE in held else ""
+            )
             raise InputError(
                 f"{path}: already holds a run ({', '.join(held)}); {hint}choose another --out, "
                 "or pass --overwrite to replace it"
@@ -206,20 +214,10 @@ def no_larger_than(checkpoint: Checkpoint | None) -> Iterator[None]:
         ) from None
 
 
-def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The configuration a run folder was trained with (its ``config.json``), checked."""
-    path = Path(run_dir).expanduser()
-    if not path.is_dir():
-        raise InputError(
-            f"{path}: no such run folder; pass the folder that 'scratchnn train' wrote (its --out)"
-        )
-    config_path = path / "config.json"
-    if not os.path.lexists(config_path):
-        raise InputError(
-            f"{path}: not a run folder (no config.json); pass the folder that 'scratchnn train' "
-            "wrote (its --out)"
-        )
-    fh, _ = open_regular(config_path, "a run configuration")  # a FIFO would block
+def read_config_json(config_path: Path) -> Any:
+    """A run's ``config.json``, parsed, read as untrusted input: a regular file only (a FIFO
+    would block), at most :data:`MAX_CONFIG_BYTES`, any nesting depth a one-line error."""
+    fh, _ = open_regular(config_path, "a run configuration")
     try:
         with fh:
             data, too_long = read_capped(fh, MAX_CONFIG_BYTES)
@@ -233,12 +231,28 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             "configuration is; restore the file, or start a new run"
         )
     try:
-        config = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise InputError(
             f"{config_path}: unreadable ({type(exc).__name__}: {_first_line(exc)}); restore the "
             "file, or start a new run"
         ) from None
+
+
+def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The configuration a run folder was trained with (its ``config.json``), checked."""
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise InputError(
+            f"{path}: no such run folder; pass the folder that 'scratchnn train' wrote (its --out)"
+        )
+    config_path = path / "config.json"
+    if not os.path.lexists(config_path):
+        raise InputError(
+            f"{path}: not a run folder (no config.json); pass the folder that 'scratchnn train' "
+            "wrote (its --out)"
+        )
+    config = read_config_json(config_path)
     if not isinstance(config, dict) or not config.get("dataset"):
         raise InputError(f"{config_path}: not a run configuration (no dataset); restore the file")
     config.pop("scratchnn_version", None)
