@@ -140,20 +140,21 @@ def test_vae_refuses_an_existing_run_unless_overwrite(tmp_path, capsys):
 
 
 @needs_unshare
-def test_vae_into_a_read_only_folder_fails_before_training(tmp_path):
+def test_vae_into_a_read_only_folder_fails_before_training(tmp_path, mnist_dir):
+    # the data is read first (bad data must not leave a folder behind), then the folder is
+    # checked: a read-only --out is refused before a single step is trained
     result = _in_a_tmpfs(
         tmp_path,
-        """
+        f"""
         set +e
-        $SCRATCHNN vae --out $MNT --data-dir /nowhere --epochs 1
-        $SCRATCHNN vae --out $MNT/run --data-dir /nowhere --epochs 1
+        $SCRATCHNN vae --out $MNT --data-dir {mnist_dir} --limit 64 --epochs 1
+        $SCRATCHNN vae --out $MNT/run --data-dir {mnist_dir} --limit 64 --epochs 1
         """,
         size="64k",
         read_only=True,
     )
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
-    # the folder is checked first: the missing data directory is never reached
     assert "cannot write the run folder here (Read-only file system)" in lines[0]
     assert "cannot create the run folder (Read-only file system)" in lines[1]
     assert "VAE" not in result.stdout
