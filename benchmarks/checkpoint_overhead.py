@@ -7,7 +7,7 @@ of each, their ratio, and the median time of one checkpoint write relative to an
 (the robust number: on a shared machine epoch times vary far more than a write costs).
 Final losses are printed too: checkpointing must not change training.
 
-    python benchmarks/checkpoint_overhead.py --data-dir ../shared/data [--epochs 2 --repeats 3]
+    python benchmarks/checkpoint_overhead.py [--data-dir DIR] [--epochs 2 --repeats 3]
 """
 
 from __future__ import annotations

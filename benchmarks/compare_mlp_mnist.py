@@ -4,7 +4,7 @@ Both train 784-524-124-10 (ReLU) from the same initial weights, on the same batc
 same order, with Adam (lr 1e-3, batch 250) — ``scratchnn compare`` under the hood — so the
 seconds per epoch are measured on the same machine at the same time.
 
-    python benchmarks/compare_mlp_mnist.py --data-dir ../shared/data/mnist --epochs 3
+    python benchmarks/compare_mlp_mnist.py --epochs 3   # MNIST from --data-dir or $SCRATCHNN_DATA
     python benchmarks/compare_mlp_mnist.py --smoke     # a tiny run (circle), to check it works
 
 With ``--json`` the last line is a JSON object with ``scratchnn_s_per_epoch``,

@@ -13,7 +13,7 @@ shuffling generator throughout), so its time includes everything ``fit`` does pe
 the gather of the batch, the divergence check, the History. PyTorch's time covers its loop:
 gather, forward, loss, backward, ``Adam.step`` and ``loss.item()``.
 
-    python benchmarks/vae_mnist.py --data-dir /work/shared/data/mnist --epochs 10
+    python benchmarks/vae_mnist.py --epochs 10   # MNIST from --data-dir or $SCRATCHNN_DATA
     python benchmarks/vae_mnist.py --smoke --json      # seconds: a subset, for the tests
 
 The last line with ``--json`` is one JSON object: scratchnn_s_per_epoch, torch_s_per_epoch

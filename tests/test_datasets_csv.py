@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +13,7 @@ from scratchnn.datasets import circle_regions, load_csv, save_csv, sine
 from scratchnn.datasets.tabular import load_features
 from scratchnn.errors import InputError, ShapeError
 
-SEED_TOY = REPO.parent / "shared" / "data" / "seed-toy"
+SEED_TOY = Path(os.environ.get("SCRATCHNN_DATA") or REPO.parent / "shared" / "data") / "seed-toy"
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -121,7 +124,7 @@ def test_save_and_load_round_trip_exactly(tmp_path):
         save_csv(tmp_path / "bad.csv", X, y[:-1])
 
 
-@pytest.mark.skipif(not SEED_TOY.exists(), reason="../shared/data/seed-toy not present")
+@pytest.mark.skipif(not SEED_TOY.exists(), reason="seed-toy not in $SCRATCHNN_DATA")
 def test_the_original_projects_csv_files():
     data = load_csv(SEED_TOY / "square_regions.csv")
     assert data.X.shape == (10_000, 2) and data.classes == [0, 1]

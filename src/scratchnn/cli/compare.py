@@ -1,7 +1,7 @@
 """``scratchnn compare``: the same network trained in scratchnn and in PyTorch, side by side.
 
     scratchnn compare --dataset mnist --hidden 524,124 --epochs 10 --batch-size 250 \\
-        --data-dir ../shared/data/mnist --out runs/compare-mnist
+        --out runs/compare-mnist   # MNIST from $SCRATCHNN_DATA/mnist or the download cache
     scratchnn compare --dataset circle --hidden 8 --epochs 5 --dtype float64   # curves coincide
 
 Same initial weights, same batches in the same order, same optimizer; writes compare.csv,

@@ -2,7 +2,7 @@
 
     scratchnn evaluate --model runs/circle                # the run's own dataset
     scratchnn evaluate --model runs/circle/model.npz --dataset circle --n 200000
-    scratchnn evaluate --model runs/mnist --dataset mnist --data-dir ../shared/data/mnist
+    scratchnn evaluate --model runs/mnist --dataset mnist --data-dir DIR  # MNIST elsewhere
     scratchnn evaluate --model runs/pets/model.npz --dataset new_pets.csv
     scratchnn evaluate --model runs/gpt --input names.txt --skip-unknown
 

@@ -2,7 +2,7 @@
 
     scratchnn train --dataset circle
     scratchnn train --dataset mnist --hidden 524,124 --epochs 10 --batch-size 250 --lr 1e-3 \\
-        --data-dir ../shared/data/mnist --out runs/mnist
+        --out runs/mnist      # MNIST from $SCRATCHNN_DATA/mnist or the download cache
     scratchnn train --resume runs/mnist --epochs 20     # continue that run, exactly
     scratchnn train --dataset names --model gpt --out runs/gpt   # a character-level GPT
 
