@@ -76,6 +76,28 @@ def test_a_run_started_again_after_its_results_and_not_finished_has_failed(runs)
     assert read_run(runs / "done").status == "failed"
 
 
+def test_a_run_whose_folder_another_process_holds_is_running(runs):
+    """The lock of a training process (run_dir.lock_run_dir) tells running from failed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from scratchnn.experiments.run_dir import lock_run_dir; "
+        "lock_run_dir(sys.argv[1]); print('locked', flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(runs / "crashed")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        run = read_run(runs / "crashed")
+        assert run.status == "running" and run.note == f"pid {child.pid} is writing into it"
+    finally:
+        child.kill()
+        child.wait()
+    assert read_run(runs / "crashed").status == "failed"  # the lock went with the process
+
+
 def test_the_listing(runs, capsys):
     assert cli.main(["runs", str(runs)]) == 0
     lines = capsys.readouterr().out.splitlines()

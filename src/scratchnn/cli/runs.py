@@ -6,8 +6,9 @@
 
 Lists each run folder (one with a ``config.json``: ``train``, ``vae``, ``compare``, ``demo``)
 with its dataset, model, epochs done of those planned, final test numbers and status:
-finished, interrupted (Ctrl-C or SIGTERM; ``--resume`` continues it) or failed (no results
-after its last start: a crash, a divergence, a kill, or a run still training). See
+finished, interrupted (Ctrl-C or SIGTERM; ``--resume`` continues it), running (another
+process holds the folder's lock) or failed (no results after its last start: a crash, a
+divergence, a kill). See
 :mod:`scratchnn.experiments.runs`.
 """
 

@@ -171,6 +171,28 @@ def lock_run_dir(path: str | os.PathLike[str]) -> None:
     _HELD[key] = fd
 
 
+def run_in_use(path: str | os.PathLike[str]) -> str | None:
+    """The process id (as its lock file says) of the run using the folder ``path`` now, or
+    ``None`` when no run holds its lock (:func:`lock_run_dir`). Reads only: no lock is taken
+    and nothing is created."""
+    path = Path(path)
+    if path.resolve() in _HELD:
+        return str(os.getpid())
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None  # no lock file: no run since the last one released it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # held: a run is writing into the folder
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+    finally:
+        os.close(fd)  # also drops the shared lock just taken, if it was
+    return None
+
+
 def _open_lock_file(path: Path) -> int:
     flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:

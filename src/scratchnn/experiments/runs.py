@@ -10,8 +10,8 @@ finished      ``metrics.json`` (or ``compare.json``) says ``"status": "complete"
               after the last ``config.json``
 interrupted   ``metrics.json`` says ``"status": "interrupted"`` (Ctrl-C or SIGTERM; it can be
               resumed)
-failed        no results after the last start: a crash, a divergence, a kill, a full disk (or
-              a run still training)
+running       another process holds the folder's lock (``.scratchnn.lock``): still training
+failed        no results after the last start: a crash, a divergence, a kill, a full disk
 ============  ===============================================================================
 
 :func:`~scratchnn.experiments.runs.read_history` gives a run's ``history.csv``, for
@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
+from .run_dir import run_in_use
 
 __all__ = ["RunSummary", "find_runs", "read_history", "read_run"]
 
@@ -157,6 +158,10 @@ def read_run(path: str | os.PathLike[str]) -> RunSummary:
                 note += f", batch {where['batch']}"
         elif state == "complete":
             status, note = "finished", ""
+    if status == "failed":
+        pid = run_in_use(path)
+        if pid is not None:
+            status, note = "running", f"pid {pid} is writing into it"
     return RunSummary(
         path=path,
         command=command,
