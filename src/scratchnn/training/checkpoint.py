@@ -39,7 +39,8 @@ This module defines the file, writes it and reads it; the callback
 >>> import tempfile, numpy as np, scratchnn as snn
 >>> X, y = snn.datasets.circle_regions(64, seed=0)
 >>> run = tempfile.mkdtemp()
->>> _ = snn.mlp([2, 8, 2], rng=0).fit(X, y, epochs=2, seed=0, verbose=0, checkpoint=run)
+>>> model = snn.mlp([2, 8, 2], rng=0)
+>>> _ = model.fit(X, y, epochs=2, optimizer=snn.Adam(0.03), seed=0, verbose=0, checkpoint=run)
 >>> model, history = snn.resume(run, X, y, epochs=3, verbose=0)
 >>> len(history), load_checkpoint(run).epoch
 (3, 3)

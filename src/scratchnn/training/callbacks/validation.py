@@ -39,9 +39,10 @@ class Validate(Callback):
     --------
     >>> import scratchnn as snn
     >>> X, y = snn.datasets.circle_regions(64, seed=0)
-    >>> model = snn.mlp([2, 4, 2], rng=0)
+    >>> model = snn.mlp([2, 8, 2], rng=0)
     >>> check = Validate(lambda m: {"val_loss": m.evaluate(X[:16], y[:16]).loss})
-    >>> history = model.fit(X, y, epochs=2, seed=0, verbose=0, callbacks=[check])
+    >>> history = model.fit(X, y, epochs=2, optimizer=snn.Adam(0.03), seed=0, verbose=0,
+    ...                     callbacks=[check])
     >>> history["val_loss"][-1] == model.evaluate(X[:16], y[:16]).loss  # after the last epoch
     True
     """
