@@ -192,9 +192,8 @@ class RNN(_Recurrent):
         self._check_input(X)
         T = X.shape[1]
         Z = self._input_projection(X)  # (T, N, H): x_t W_ihᵀ + b for every t
-        W_hh_T = np.ascontiguousarray(
-            self.params["W_hh"].T
-        )  # C order: each step's product 1.3× faster
+        # W_hhᵀ copied to C order once: each step's product is then 1.3× faster
+        W_hh_T = np.ascontiguousarray(self.params["W_hh"].T)
         Hs = np.empty((T + 1, *Z.shape[1:]), dtype=Z.dtype)  # h_0, then the h of each step
         Hs[0] = self._initial(state, X, "state h0")
         for t in range(T):  # step t reads h_prev = Hs[t] and writes its h_t to Hs[t + 1]
@@ -309,9 +308,8 @@ class LSTM(_Recurrent):
         T, H = X.shape[1], self.hidden_size
         h0, c0 = (None, None) if state is None else _pair(state, "state", "(h0, c0)")
         Z = self._input_projection(X)  # (T, N, 4H): x_t W_ihᵀ + b for every t
-        W_hh_T = np.ascontiguousarray(
-            self.params["W_hh"].T
-        )  # C order: each step's product 1.3× faster
+        # W_hhᵀ copied to C order once: each step's product is then 1.3× faster
+        W_hh_T = np.ascontiguousarray(self.params["W_hh"].T)
         gates = np.empty(Z.shape, dtype=Z.dtype)  # i, f, g, o after their nonlinearity
         Hs = np.empty((T + 1, X.shape[0], H), dtype=Z.dtype)  # h_0, then the h of each step
         Cs = np.empty_like(Hs)  # c_0, then the c of each step
