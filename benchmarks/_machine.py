@@ -23,7 +23,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ProductFloor", "cpu_type", "describe", "load_average", "machine", "one_line"]
+__all__ = [
+    "ProductFloor",
+    "cpu_type",
+    "dense_products",
+    "describe",
+    "load_average",
+    "machine",
+    "one_line",
+    "replace_block",
+]
 
 
 def load_average() -> float | None:
@@ -179,3 +188,18 @@ def dense_products(
         if needs_dX:
             products += [(dZ, W, np.empty((batch_size, fan_in), dtype))]
     return products
+
+
+def replace_block(path: str, section: str, start: str, end: str) -> None:
+    """Replace the block of ``path`` from marker ``start`` to marker ``end`` (both kept, as
+    ``section`` holds them) with ``section``, atomically: the page is whole or unchanged."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: no '{start}' ... '{end}' block to replace")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(before + section + after)
+    os.replace(tmp, path)

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from _machine import cpu_type, machine, one_line
+from _machine import cpu_type, machine, one_line, replace_block
 
 SIZES = (784, 524, 124, 10)
 LR = 1e-3
@@ -563,16 +563,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], command: st
 
 def update_readme(path: str, section: str) -> None:
     """Replace the generated section of ``path`` (between the two markers), atomically."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if README_START not in text or README_END not in text:
-        raise SystemExit(f"{path}: no '{README_START}' ... '{README_END}' block to replace")
-    before, rest = text.split(README_START, 1)
-    after = rest.split(README_END, 1)[1]
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(before + section + after)
-    os.replace(tmp, path)
+    replace_block(path, section, README_START, README_END)
 
 
 # -- command line ---------------------------------------------------------------------------
