@@ -24,15 +24,36 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "THREAD_VARIABLES",
     "ProductFloor",
+    "blas_limiter",
     "cpu_type",
     "dense_products",
     "describe",
+    "limit_threads",
     "load_average",
     "machine",
     "one_line",
     "replace_block",
 ]
+
+#: The variables that fix the BLAS and OpenMP thread counts of NumPy and PyTorch.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Fix the BLAS/OpenMP thread counts; only effective before NumPy and torch are imported."""
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+
+
+def blas_limiter(threads: int) -> Any:
+    """threadpoolctl's limiter (kept alive by the caller), or None if it is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=threads)
 
 
 def load_average() -> float | None:

@@ -46,15 +46,21 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import shlex
 import sys
 import time
 from typing import Any
 
-from _machine import cpu_type, machine, one_line, replace_block
+from _machine import (
+    blas_limiter,
+    cpu_type,
+    limit_threads,
+    load_average,
+    machine,
+    one_line,
+    replace_block,
+)
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MODELS = ("bigram", "mlp", "rnn", "lstm", "gpt")
 #: The issue's quality bar for the reference GPT.
 MAX_VAL_LOSS, MAX_DIFFERENCE = 2.12, 0.02
@@ -71,23 +77,6 @@ SMOKE = {
 
 
 # -- set-up -------------------------------------------------------------------------------
-def limit_threads(threads: int) -> None:
-    """Fix the BLAS/OpenMP thread counts; only effective before NumPy and torch are imported."""
-    for variable in THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
-
-
-def blas_limiter(threads: int) -> Any:
-    """threadpoolctl's limiter (kept alive by the caller), or None if it is not installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=threads)
-
-
-def load_average() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def machine_description(threads: int) -> dict[str, Any]:

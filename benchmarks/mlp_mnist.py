@@ -46,11 +46,10 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from _machine import cpu_type, machine, one_line, replace_block
+from _machine import blas_limiter, cpu_type, limit_threads, machine, one_line, replace_block
 
 SIZES = (784, 524, 124, 10)
 LR = 1e-3
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: The configurations of ``--suite``: the reference work first, then the variants.
 SUITE = (("float32", 250), ("float64", 250), ("float32", 32), ("float32", 1024))
 
@@ -73,19 +72,6 @@ class Config:
 
 
 # -- set-up -------------------------------------------------------------------------------
-def limit_threads(threads: int) -> None:
-    """Fix the BLAS/OpenMP thread counts; only effective before NumPy and torch are imported."""
-    for variable in THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
-
-
-def blas_limiter(threads: int) -> Any:
-    """threadpoolctl's limiter (kept alive by the caller), or None if it is not installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=threads)
 
 
 def load_data(cfg: Config, without_scratchnn: bool = False):
